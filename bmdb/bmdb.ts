@@ -1,0 +1,272 @@
+/**
+ * Opening the BMDB, starting sessions, and operator actions.
+ *
+ * @module
+ */
+import type { Driver } from "./driver.ts";
+import { openPgliteDriver } from "./driver_pglite.ts";
+import { openPostgresDriver } from "./driver_postgres.ts";
+import { MachineNotFoundError, WorkNotFoundError } from "./errors.ts";
+import { type Logger, stderrLogger } from "./log.ts";
+import { migrate, type MigrationResult } from "./migrate.ts";
+import type { Process } from "./model.ts";
+import type { Queries } from "./queries.ts";
+import { createSession, reapExpiredSessions } from "./queries_session.ts";
+import { requestWorkCancel, retryMachine, toCancelRequestResult } from "./queries_work.ts";
+import { Session } from "./session.ts";
+import { render, type Sql } from "./sql.ts";
+import { LazyTransaction, retrying } from "./transaction.ts";
+import * as check from "./validate.ts";
+
+/** Options for {@linkcode openBmdb}. */
+export interface OpenBmdbOptions {
+  /** Name of the component, stored with its sessions (e.g. "initializer"). */
+  component: string;
+  /** PostgreSQL or CockroachDB. Without it, the embedded PGlite is used. */
+  databaseUrl?: string;
+  /** PGlite's directory (created if missing). Without it (and without `databaseUrl`), an in-memory database. */
+  dataDir?: string;
+  /** Aborting it while opening rejects; after that, it is the parent of every session's signal. */
+  signal?: AbortSignal;
+  /** Bring the schema up to date while opening. @default true */
+  migrate?: boolean;
+  /** How long to wait for PostgreSQL before giving up. @default 10 */
+  connectTimeoutSeconds?: number;
+  /** Connections in PostgreSQL's work pool. @default 20 */
+  poolSize?: number;
+  logger?: Logger;
+}
+
+/** Counters since open: claims, conflicts and transaction retries. */
+export interface BmdbCounters {
+  claims: number;
+  conflicts: number;
+  transactionRetries: number;
+}
+
+function defaultRuntimeInfo(): string {
+  let host = "unknown-host";
+  try {
+    host = Deno.hostname();
+  } catch {
+    // --allow-sys not granted
+  }
+  return `${host} pid ${Deno.pid}`;
+}
+
+/**
+ * Connects to the BMDB and (by default) migrates it.
+ * @throws {DatabaseUnavailableError} PostgreSQL did not answer within `connectTimeoutSeconds` (message: host and port, never the password).
+ * @throws {InvalidArgumentError} bad options (nothing was opened).
+ * @throws {MigrationError} the schema cannot be brought up to date.
+ */
+export async function openBmdb(options: OpenBmdbOptions): Promise<Bmdb> {
+  const o = check.options("options", options);
+  const component = check.text("component", o.component, { maxLength: 200 });
+  const connectTimeoutSeconds = check.integer("connectTimeoutSeconds", o.connectTimeoutSeconds ?? 10, {
+    min: 1,
+    max: 600,
+  });
+  const poolSize = check.integer("poolSize", o.poolSize ?? 20, { min: 1, max: 1000 });
+  if (o.databaseUrl !== undefined) check.text("databaseUrl", o.databaseUrl, { maxLength: 4096 });
+  if (o.dataDir !== undefined) check.text("dataDir", o.dataDir, { maxLength: 4096 });
+  o.signal?.throwIfAborted();
+
+  const driver = o.databaseUrl !== undefined
+    ? await openPostgresDriver({
+      url: o.databaseUrl,
+      poolSize,
+      connectTimeoutSeconds,
+      applicationName: `drover ${component}`.slice(0, 63),
+      signal: o.signal,
+    })
+    : await openPgliteDriver({ dataDir: o.dataDir });
+  return await openBmdbOnDriver(driver, { ...o, component });
+}
+
+/**
+ * Opens the BMDB on a driver that is already connected; the Bmdb owns it from
+ * here on. Internal (not in mod.ts): `openBmdb` and the test harness use it.
+ */
+export async function openBmdbOnDriver(
+  driver: Driver,
+  o: Pick<OpenBmdbOptions, "component" | "signal" | "migrate" | "logger">,
+): Promise<Bmdb> {
+  try {
+    o.signal?.throwIfAborted();
+    const migration = o.migrate === false ? undefined : await migrate(driver);
+    return new Bmdb(driver, { component: o.component, logger: o.logger ?? stderrLogger, migration, signal: o.signal });
+  } catch (error) {
+    await driver.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** Options for {@linkcode Bmdb.startSession}. */
+export interface StartSessionOptions {
+  /** Seconds between the deadline and now at each heartbeat; heartbeats run every half of it. @default 5 */
+  intervalSeconds?: number;
+  /** Aborting it stops the heartbeats and leaves the row to expire at its deadline, as a crash would. */
+  signal?: AbortSignal;
+  /** Where the component runs (host, pid, version). @default "<hostname> pid <pid>" */
+  runtimeInfo?: string;
+}
+
+/**
+ * The BMDB, opened for one component. Holds the connection pool; sessions,
+ * transactions and work go through it.
+ */
+export class Bmdb {
+  readonly component: string;
+  /** Where it is connected, e.g. `PostgreSQL at db:5432/drover as drover` or `PGlite in ./data`. */
+  readonly target: string;
+  /** What opening did to the schema (undefined with `migrate: false`). */
+  readonly migration: MigrationResult | undefined;
+  readonly counters: BmdbCounters = { claims: 0, conflicts: 0, transactionRetries: 0 };
+
+  readonly #driver: Driver;
+  readonly #logger: Logger;
+  readonly #signal: AbortSignal | undefined;
+  readonly #sessions = new Set<Session>();
+  #closed = false;
+
+  /** @internal Use {@linkcode openBmdb}. */
+  constructor(
+    driver: Driver,
+    init: { component: string; logger: Logger; migration?: MigrationResult; signal?: AbortSignal },
+  ) {
+    this.#driver = driver;
+    this.component = init.component;
+    this.target = driver.target;
+    this.migration = init.migration;
+    this.#logger = init.logger;
+    this.#signal = init.signal;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error(`The BMDB connection of ${this.component} is closed`);
+  }
+
+  async #run(statement: Sql, isolation: "serializable" | "read committed") {
+    const { text, params } = render(statement);
+    return await retrying(() => this.#driver.query(text, params, isolation), {
+      signal: this.#signal ?? new AbortController().signal,
+      onRetry: (error) => {
+        this.counters.transactionRetries++;
+        this.#logger.debug("statement retried", { code: error.code, error });
+      },
+    });
+  }
+
+  /**
+   * Starts a session and its heartbeats.
+   * @throws {InvalidArgumentError} `intervalSeconds` not an integer in 1..3600, or a bad `runtimeInfo`.
+   */
+  async startSession(options: StartSessionOptions = {}): Promise<Session> {
+    this.#assertOpen();
+    const o = check.options("options", options);
+    const intervalSeconds = check.integer("intervalSeconds", o.intervalSeconds ?? 5, { min: 1, max: 3600 });
+    const runtimeInfo = check.text("runtimeInfo", o.runtimeInfo ?? defaultRuntimeInfo(), { maxLength: 1024 });
+    const parent = o.signal && this.#signal ? AbortSignal.any([o.signal, this.#signal]) : o.signal ?? this.#signal;
+    parent?.throwIfAborted();
+    const sentAt = performance.now();
+    const rows = await this.#run(
+      createSession({ component: this.component, runtimeInfo, intervalSeconds }),
+      "read committed",
+    );
+    const session = new Session({
+      driver: this.#driver,
+      logger: this.#logger,
+      counters: this.counters,
+      onClosed: (s) => this.#sessions.delete(s),
+    }, { sessionId: rows[0].session_id as string, intervalSeconds, sentAt, parent });
+    this.#sessions.add(session);
+    session.startHeartbeats();
+    this.#logger.info("session started", { sessionId: session.sessionId, component: this.component });
+    return session;
+  }
+
+  /**
+   * An operator asks to cancel work. A live owner sees `work.signal` abort
+   * within one heartbeat and its next `finish`, `fail` or `cancel` releases the
+   * machine as Canceled (actor: this operator), committing nothing. Work of a
+   * dead session is released at once.
+   * @throws {MachineNotFoundError} no such machine.
+   * @throws {WorkNotFoundError} no such work running.
+   * @throws {InvalidArgumentError} bad machine id, process or actor.
+   */
+  async requestWorkCancel(params: { machineId: string; process: Process; actor: string }): Promise<void> {
+    this.#assertOpen();
+    const p = check.options("params", params);
+    const machineId = check.uuid("machineId", p.machineId);
+    const process = check.process("process", p.process);
+    const actor = check.text("actor", p.actor, { maxLength: 200 });
+    const result = toCancelRequestResult(
+      await this.#run(requestWorkCancel({ machineId, process, actor }), "serializable"),
+    );
+    if (!result.machineFound) throw new MachineNotFoundError(machineId);
+    if (!result.workFound) throw new WorkNotFoundError(machineId, process);
+    this.#logger.info("work cancel requested", { machineId, process, actor, ownerAlive: result.ownerAlive });
+  }
+
+  /**
+   * An operator clears a machine's backoff for one process (or all), so it is
+   * eligible at once. History: Retried with the actor, even when there was no
+   * backoff. Returns how many backoffs were deleted.
+   * @throws {MachineNotFoundError} no such machine.
+   * @throws {InvalidArgumentError} bad machine id, process or actor.
+   */
+  async retryMachine(params: { machineId: string; process?: Process; actor: string }): Promise<number> {
+    this.#assertOpen();
+    const p = check.options("params", params);
+    const machineId = check.uuid("machineId", p.machineId);
+    const process = p.process === undefined ? null : check.process("process", p.process);
+    const actor = check.text("actor", p.actor, { maxLength: 200 });
+    const rows = await this.#run(retryMachine({ machineId, process, actor }), "serializable");
+    if (Number(rows[0].machine_found) === 0) throw new MachineNotFoundError(machineId);
+    const deleted = Number(rows[0].deleted);
+    this.#logger.info("machine retried", { machineId, process: process ?? "all", actor, backoffsDeleted: deleted });
+    return deleted;
+  }
+
+  /**
+   * The janitor's step: deletes sessions whose deadline passed more than
+   * `graceSeconds` ago and releases their work (history Expired).
+   */
+  async reapExpiredSessions(options: { graceSeconds?: number } = {}): Promise<{ sessions: number; work: number }> {
+    this.#assertOpen();
+    const graceSeconds = check.integer("graceSeconds", check.options("options", options).graceSeconds ?? 60, {
+      min: 0,
+      max: 86400 * 365,
+    });
+    const rows = await this.#run(reapExpiredSessions({ graceSeconds }), "read committed");
+    const result = { sessions: Number(rows[0].sessions), work: Number(rows[0].work) };
+    if (result.sessions > 0) this.#logger.info("reaped expired sessions", result);
+    return result;
+  }
+
+  /**
+   * Runs `fn(q)` in a read-only transaction on one consistent snapshot, without
+   * a session: for dashboards, metrics and tools.
+   */
+  async read<T>(fn: (q: Queries) => T | PromiseLike<T>): Promise<T> {
+    this.#assertOpen();
+    const tx = new LazyTransaction(this.#driver, { isolation: "repeatable read", readOnly: true });
+    try {
+      const result = await fn(tx.q);
+      await tx.commit();
+      return result;
+    } catch (error) {
+      await tx.rollback();
+      throw error;
+    }
+  }
+
+  /** Closes open sessions (in order: their work is released as Canceled), then the connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#sessions].map((s) => s.close()));
+    await this.#driver.close();
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * The BMDB driver for PostgreSQL (and CockroachDB) through postgres.js.
+ *
+ * Two pools: `work` runs with `default_transaction_isolation = serializable`,
+ * so a claim or a commit is one statement and one round trip; `control` runs
+ * at READ COMMITTED for heartbeats, the janitor, statistics and migrations.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import type { BeginOptions, Driver, DriverTransaction, Isolation, Row } from "./driver.ts";
+import { DatabaseError, DatabaseUnavailableError, InvalidArgumentError } from "./errors.ts";
+
+/** Options for {@linkcode openPostgresDriver}. */
+export interface PostgresDriverOptions {
+  /** `postgres://user:password@host:port/database`. */
+  url: string;
+  /** Connections in the work pool. @default 20 */
+  poolSize?: number;
+  /** How long to wait for the first connection. @default 10 */
+  connectTimeoutSeconds?: number;
+  /** Shown in `pg_stat_activity`. */
+  applicationName?: string;
+  signal?: AbortSignal;
+}
+
+/** Where a URL points, for messages: never the password. */
+export function describePostgresUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidArgumentError("databaseUrl", "is not a valid URL (expected postgres://user@host:port/database)");
+  }
+  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
+    throw new InvalidArgumentError(
+      "databaseUrl",
+      `must start with postgres:// or postgresql://: current scheme is ${parsed.protocol}`,
+    );
+  }
+  const host = parsed.hostname || "localhost";
+  const port = parsed.port || "5432";
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, "")) || "(default database)";
+  const user = parsed.username ? ` as ${decodeURIComponent(parsed.username)}` : "";
+  return `PostgreSQL at ${host}:${port}/${database}${user}`;
+}
+
+/** Wraps a postgres.js error into a DatabaseError, keeping the SQLSTATE. */
+function toDatabaseError(error: unknown): DatabaseError {
+  if (error instanceof DatabaseError) return error;
+  const e = error as { code?: unknown; message?: unknown; detail?: unknown };
+  const code = typeof e?.code === "string" ? e.code : "UNKNOWN";
+  const message = typeof e?.message === "string" ? e.message : String(error);
+  const detail = typeof e?.detail === "string" && e.detail ? ` (${e.detail})` : "";
+  return new DatabaseError(message + detail, code, { cause: error });
+}
+
+// postgres.js returns int8 as a string and bytea as a Buffer; PGlite returns a
+// number and a Uint8Array. Make both drivers return the same values.
+const types = {
+  int8: {
+    to: 20,
+    from: [20],
+    serialize: (x: number | bigint | string) => String(x),
+    parse: (x: string) => Number(x),
+  },
+  bytea: {
+    to: 17,
+    from: [17],
+    serialize: (x: Uint8Array) => "\\x" + Array.from(x, (b) => b.toString(16).padStart(2, "0")).join(""),
+    parse: (x: string) => {
+      const hex = x.startsWith("\\x") ? x.slice(2) : x;
+      const out = new Uint8Array(hex.length / 2);
+      for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+      return out;
+    },
+  },
+};
+
+/**
+ * JIT compiling costs 100 ms to over a second and pays off only for long
+ * analytical queries. Worse, a plan that still needs a sequential scan under
+ * `enable_seqscan = off` (postgres.js's type lookup on every new connection)
+ * looks expensive enough to be compiled; the statement then stalls inside a
+ * serializable snapshot, every overlapping transaction keeps its predicate
+ * locks, and claims fail in droves (measured: 16 workers fell from ~600 to
+ * ~90 units/s with 60 retries per 100 units).
+ */
+const NO_JIT = { jit: "off" };
+
+/**
+ * Planner settings of the work pool (PostgreSQL only), as the benchmark
+ * anchor's functions set them. Under SERIALIZABLE a sequential scan (or a
+ * merge or hash join feeding from one) takes a predicate lock on a whole
+ * table, and then every pair of concurrent claims conflicts: the planner picks
+ * those for the small hot tables. With these, every workflow condition is an
+ * index probe on the machine at hand. Work statements are parameterised OLTP
+ * statements, so the generic plan is the right one and planning happens once
+ * per connection, not per call.
+ */
+const INDEX_PROBES_ONLY = {
+  ...NO_JIT,
+  enable_seqscan: "off",
+  enable_bitmapscan: "off",
+  enable_hashjoin: "off",
+  enable_mergejoin: "off",
+  enable_material: "off",
+  plan_cache_mode: "force_generic_plan",
+};
+
+/**
+ * Connects to PostgreSQL or CockroachDB.
+ * @throws {DatabaseUnavailableError} when no connection succeeds within `connectTimeoutSeconds`.
+ * @throws {InvalidArgumentError} when the URL is malformed.
+ */
+export async function openPostgresDriver(options: PostgresDriverOptions): Promise<Driver> {
+  const target = describePostgresUrl(options.url);
+  const connectTimeoutSeconds = options.connectTimeoutSeconds ?? 10;
+  const common = {
+    connect_timeout: connectTimeoutSeconds,
+    onnotice: () => {},
+    types,
+    connection: { application_name: options.applicationName ?? "drover" },
+  };
+  let control = postgres(options.url, { ...common, max: 4 });
+  // The probe below tells PostgreSQL from CockroachDB; only then can the
+  // PostgreSQL-only settings be sent (CockroachDB rejects unknown ones).
+
+  // Probe first, so an unreachable database fails fast with a clear message.
+  let version: string;
+  const timeout = AbortSignal.timeout(connectTimeoutSeconds * 1000);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  try {
+    const probe = control`SELECT version() AS version`;
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = () =>
+        reject(
+          signal.reason instanceof DOMException && signal.reason.name === "TimeoutError"
+            ? new Error(`no answer within ${connectTimeoutSeconds} s`)
+            : signal.reason,
+        );
+      if (signal.aborted) onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      probe.finally(() => signal.removeEventListener("abort", onAbort)).catch(() => {});
+    });
+    const rows = await Promise.race([probe, aborted]);
+    version = String(rows[0].version);
+  } catch (error) {
+    await control.end({ timeout: 0 }).catch(() => {});
+    const e = error as { code?: string; message?: string };
+    const problem = e?.code && e.message?.includes(e.code) === false
+      ? `${e.message} (${e.code})`
+      : String(e?.message ?? error);
+    throw new DatabaseUnavailableError(target, problem, { cause: error });
+  }
+
+  const isCockroach = version.includes("CockroachDB");
+  if (!isCockroach) {
+    await control.end({ timeout: 5 });
+    control = postgres(options.url, { ...common, max: 4, connection: { ...common.connection, ...NO_JIT } });
+  }
+  const work = postgres(options.url, {
+    ...common,
+    max: options.poolSize ?? 20,
+    connection: {
+      ...common.connection,
+      default_transaction_isolation: "serializable",
+      ...(isCockroach ? {} : INDEX_PROBES_ONLY),
+    },
+  });
+  const pool = (isolation: Isolation | "repeatable read") => isolation === "serializable" ? work : control;
+
+  return {
+    kind: "postgres",
+    target: isCockroach ? target.replace("PostgreSQL", "CockroachDB") : target,
+    async query(text, params, isolation) {
+      try {
+        return await pool(isolation).unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+          prepare: true,
+        }) as Row[];
+      } catch (error) {
+        throw toDatabaseError(error);
+      }
+    },
+    async begin(opts: BeginOptions): Promise<DriverTransaction> {
+      const conn = await pool(opts.isolation).reserve().catch((error) => {
+        throw toDatabaseError(error);
+      });
+      const level = opts.isolation.toUpperCase();
+      // Not awaited: BEGIN travels in the same round trip as the first query.
+      const begun = conn.unsafe(`BEGIN ISOLATION LEVEL ${level}${opts.readOnly ? " READ ONLY" : ""}`).execute();
+      begun.catch(() => {}); // observed by commit()
+      let open = true;
+      const close = () => {
+        if (open) {
+          open = false;
+          conn.release();
+        }
+      };
+      return {
+        async query(text, params) {
+          try {
+            return await conn.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as Row[];
+          } catch (error) {
+            throw toDatabaseError(error);
+          }
+        },
+        async exec(script) {
+          try {
+            await conn.unsafe(script);
+          } catch (error) {
+            throw toDatabaseError(error);
+          }
+        },
+        async commit() {
+          try {
+            await begun;
+            const result = await conn.unsafe("COMMIT");
+            // A statement failed earlier in the pipeline: the server rolled back.
+            if (result.command === "ROLLBACK") {
+              throw new DatabaseError("The transaction was rolled back by the database", "25P02");
+            }
+          } catch (error) {
+            throw toDatabaseError(error);
+          } finally {
+            close();
+          }
+        },
+        async rollback() {
+          if (!open) return;
+          try {
+            await conn.unsafe("ROLLBACK");
+          } catch {
+            // The connection is gone, and with it the transaction.
+          } finally {
+            close();
+          }
+        },
+      };
+    },
+    async close() {
+      await Promise.all([work.end({ timeout: 5 }), control.end({ timeout: 5 })]);
+    },
+  };
+}

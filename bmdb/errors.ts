@@ -1,0 +1,125 @@
+/**
+ * Errors the BMDB library throws. Callers check them with `instanceof`, never
+ * by message text; fields carry the facts.
+ *
+ * @module
+ */
+
+/**
+ * The session is no longer alive: its heartbeats failed past the local
+ * deadline, its row is gone or past its deadline, it was closed, or its
+ * caller's signal aborted. Every later `transact`, `work`, `finish` and
+ * `fail` call of that session rejects with this error.
+ *
+ * What to do next: start a new session with `Bmdb.startSession()`. Work held
+ * by the old session is released when its deadline passes.
+ */
+export class SessionExpiredError extends Error {
+  constructor(readonly sessionId: string, readonly reason: string, options?: ErrorOptions) {
+    super(`Session ${sessionId} expired: ${reason}`, options);
+    this.name = "SessionExpiredError";
+  }
+}
+
+/**
+ * Another live session already works on this machine with this process (or
+ * with a process that excludes it). Nothing was written. What to do next:
+ * pick another machine, or try again later.
+ */
+export class WorkConflictError extends Error {
+  constructor(readonly machineId: string, readonly process: string, options?: ErrorOptions) {
+    super(`Cannot start ${process} on machine ${machineId}: work is already running`, options);
+    this.name = "WorkConflictError";
+  }
+}
+
+/** The retrieval function found no machine to work on. Nothing was written. */
+export class NothingToDoError extends Error {
+  constructor(readonly process: string, options?: ErrorOptions) {
+    super(`No machine is eligible for ${process}`, options);
+    this.name = "NothingToDoError";
+  }
+}
+
+/**
+ * An operator canceled this work (or it is no longer held by this session), so
+ * `finish` committed nothing of its function. The machine was released, with
+ * one `Canceled` history row naming the operator.
+ */
+export class WorkCanceledError extends Error {
+  constructor(
+    readonly machineId: string,
+    readonly process: string,
+    readonly actor: string | null,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `${process} on machine ${machineId} was canceled${actor ? ` by ${actor}` : ""}; nothing was committed`,
+      options,
+    );
+    this.name = "WorkCanceledError";
+  }
+}
+
+/** An operator action named work that is not running. Nothing was written. */
+export class WorkNotFoundError extends Error {
+  constructor(readonly machineId: string, readonly process: string, options?: ErrorOptions) {
+    super(`No ${process} work is running on machine ${machineId}`, options);
+    this.name = "WorkNotFoundError";
+  }
+}
+
+/** A machine id that is a well-formed UUID but names no machine. Nothing was written. */
+export class MachineNotFoundError extends Error {
+  constructor(readonly machineId: string, options?: ErrorOptions) {
+    super(`Machine ${machineId} does not exist`, options);
+    this.name = "MachineNotFoundError";
+  }
+}
+
+/**
+ * Bad input: `field` names the argument (dotted for nested fields, e.g.
+ * `backoff.initialSeconds`) and the message says what was wrong. Thrown before
+ * anything is sent to the database, so nothing was written.
+ */
+export class InvalidArgumentError extends TypeError {
+  constructor(readonly field: string, readonly problem: string, options?: ErrorOptions) {
+    super(`Invalid ${field}: ${problem}`, options);
+    this.name = "InvalidArgumentError";
+  }
+}
+
+/**
+ * An error reported by the database or its driver. `code` is the SQLSTATE for
+ * server errors (e.g. `40001`), or the driver's code for connection failures
+ * (e.g. `ECONNREFUSED`, `CONNECTION_CLOSED`).
+ */
+export class DatabaseError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "DatabaseError";
+  }
+}
+
+/**
+ * `openBmdb` could not reach the database within its timeout. The message
+ * names the host and port (never the password).
+ */
+export class DatabaseUnavailableError extends Error {
+  constructor(readonly target: string, readonly problem: string, options?: ErrorOptions) {
+    super(`Cannot connect to ${target}: ${problem}`, options);
+    this.name = "DatabaseUnavailableError";
+  }
+}
+
+/** The database schema cannot be brought to this version of Drover. */
+export class MigrationError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "MigrationError";
+  }
+}

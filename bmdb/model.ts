@@ -1,0 +1,69 @@
+/**
+ * The BMDB's vocabulary: processes, providers, statuses and history events.
+ * Values are the strings stored in the database.
+ *
+ * ONCHANGE(migrations/): the CHECK constraints list the same values; a new
+ * value needs a migration that replaces them.
+ *
+ * @module
+ */
+
+/** Kinds of work a component performs on a machine. At most one of each runs per machine. */
+export const Process = {
+  /** Start the agent on a machine that has none (the initializer). */
+  ShepherdAgentStart: "ShepherdAgentStart",
+  /** Recover a machine whose agent stopped heartbeating (the recoverer). */
+  ShepherdRecovery: "ShepherdRecovery",
+  /** Reserved for tests. */
+  UnitTest1: "UnitTest1",
+  /** Reserved for tests. */
+  UnitTest2: "UnitTest2",
+} as const;
+export type Process = typeof Process[keyof typeof Process];
+
+/** All processes, for validation. */
+export const PROCESSES: readonly Process[] = Object.values(Process);
+
+/**
+ * Processes that exclude each other on one machine: the shepherd's agent start
+ * and recovery both act on the machine itself.
+ */
+export const SHEPHERD_PROCESSES: readonly Process[] = [Process.ShepherdAgentStart, Process.ShepherdRecovery];
+
+/** Where a machine comes from. */
+export const Provider = { Equinix: "Equinix" } as const;
+export type Provider = typeof Provider[keyof typeof Provider];
+export const PROVIDERS: readonly Provider[] = Object.values(Provider);
+
+/** A machine's state as its provider reports it, mapped to Drover's terms. */
+export const ProviderStatus = {
+  /** The provider does not know the machine: investigate. */
+  Missing: "Missing",
+  Provisioning: "Provisioning",
+  /** The provider failed to provide it and will not retry without deprovisioning. */
+  ProvisioningFailedPermanent: "ProvisioningFailedPermanent",
+  Running: "Running",
+  /** Administratively stopped, not failed. */
+  Stopped: "Stopped",
+  Unknown: "Unknown",
+} as const;
+export type ProviderStatus = typeof ProviderStatus[keyof typeof ProviderStatus];
+export const PROVIDER_STATUSES: readonly ProviderStatus[] = Object.values(ProviderStatus);
+
+/** Events in `work_history`. */
+export const HistoryEvent = {
+  Started: "Started",
+  Finished: "Finished",
+  Failed: "Failed",
+  /** Released without finishing: by its owner, by closing its session, or by an operator (actor set). */
+  Canceled: "Canceled",
+  /** An operator cleared the machine's backoff (actor set; process null = all processes). */
+  Retried: "Retried",
+  /** The owning session died; the work was released by a later claim or the janitor. */
+  Expired: "Expired",
+} as const;
+export type HistoryEvent = typeof HistoryEvent[keyof typeof HistoryEvent];
+
+/** Outcome of an OS installation, as the agent reports it. */
+export const InstallationResult = { Success: "Success", Error: "Error" } as const;
+export type InstallationResult = typeof InstallationResult[keyof typeof InstallationResult];

@@ -1,0 +1,98 @@
+/**
+ * Session statements: create, heartbeat, close and reap. Internal to the
+ * BMDB; `Session` and `Bmdb` run them.
+ *
+ * Heartbeats, close and reap run at READ COMMITTED: each is one atomic
+ * statement, and at that level they stay out of the serializable claims'
+ * conflict detection.
+ *
+ * @module
+ */
+import type { Row } from "./driver.ts";
+import { type Sql, sql } from "./sql.ts";
+
+/** Inserts a session whose deadline is `intervalSeconds` from now. Returns `session_id`. */
+export function createSession(p: { component: string; runtimeInfo: string; intervalSeconds: number }): Sql {
+  return sql`INSERT INTO sessions (session_component_name, session_runtime_info, session_created_at,
+      session_interval_seconds, session_deadline)
+    VALUES (${p.component}::text, ${p.runtimeInfo}::text, now(), ${p.intervalSeconds}::int,
+      now() + ${p.intervalSeconds}::int * interval '1 second')
+    RETURNING session_id`;
+}
+
+/** What a heartbeat learned. */
+export interface HeartbeatResult {
+  /** False when the row is gone or past its deadline: the session is over. */
+  alive: boolean;
+  /** Held work an operator asked to cancel: machine id and the operator. */
+  cancelRequested: { machineId: string; process: string; actor: string | null }[];
+}
+
+/**
+ * Pushes the deadline forward if the session is still alive, and reports
+ * cancel requests on the machines it holds (probed by primary key).
+ */
+export function heartbeat(p: { sessionId: string; heldMachineIds: string[] }): Sql {
+  return sql`WITH poke AS (
+      UPDATE sessions SET session_deadline = now() + session_interval_seconds * interval '1 second'
+      WHERE session_id = ${p.sessionId}::uuid AND session_deadline > now()
+      RETURNING session_id)
+    SELECT (SELECT count(*) FROM poke)::int AS alive, w.machine_id, w.process, w.cancel_requested_by
+    FROM (SELECT 1) one
+    LEFT JOIN work_slot w ON w.machine_id = ANY(${p.heldMachineIds}::uuid[])
+      AND w.session_id = ${p.sessionId}::uuid AND w.cancel_requested_at IS NOT NULL`;
+}
+
+export function toHeartbeatResult(rows: Row[]): HeartbeatResult {
+  return {
+    alive: Number(rows[0]?.alive ?? 0) > 0,
+    cancelRequested: rows.filter((r) => r.machine_id != null).map((r) => ({
+      machineId: r.machine_id as string,
+      process: r.process as string,
+      actor: r.cancel_requested_by as string | null,
+    })),
+  };
+}
+
+/**
+ * The orderly end of a session: releases all its work (Canceled, with the
+ * operator as actor where one asked) and deletes the row. Returns `released`.
+ */
+export function closeSession(p: { sessionId: string }): Sql {
+  return sql`WITH held AS (
+      UPDATE work_slot w SET session_id = NULL, started_at = NULL, cancel_requested_at = NULL, cancel_requested_by = NULL
+      FROM (SELECT machine_id, process, cancel_requested_by FROM work_slot WHERE session_id = ${p.sessionId}::uuid) old
+      WHERE w.machine_id = old.machine_id AND w.process = old.process AND w.session_id = ${p.sessionId}::uuid
+      RETURNING old.machine_id, old.process, old.cancel_requested_by),
+    history AS (
+      INSERT INTO work_history (machine_id, process, event, session_id, actor)
+      SELECT machine_id, process, 'Canceled', ${p.sessionId}::uuid, cancel_requested_by FROM held),
+    gone AS (DELETE FROM sessions WHERE session_id = ${p.sessionId}::uuid RETURNING 1)
+    SELECT (SELECT count(*) FROM held)::int AS released`;
+}
+
+/**
+ * Deletes sessions whose deadline passed more than `graceSeconds` ago and
+ * releases their work (Expired; Canceled with the operator as actor where a
+ * cancel was requested). A slot another session already took over is left
+ * alone (the `session_id` check is re-evaluated on the current row).
+ * Returns `sessions` and `work` counts.
+ */
+export function reapExpiredSessions(p: { graceSeconds: number }): Sql {
+  return sql`WITH dead AS (
+      SELECT session_id FROM sessions
+      WHERE session_deadline < now() - ${p.graceSeconds}::int * interval '1 second'),
+    held AS (
+      UPDATE work_slot w SET session_id = NULL, started_at = NULL, cancel_requested_at = NULL, cancel_requested_by = NULL
+      FROM (SELECT machine_id, process, session_id, cancel_requested_by FROM work_slot
+            WHERE session_id IN (SELECT session_id FROM dead)) old
+      WHERE w.machine_id = old.machine_id AND w.process = old.process AND w.session_id = old.session_id
+      RETURNING old.machine_id, old.process, old.session_id, old.cancel_requested_by),
+    history AS (
+      INSERT INTO work_history (machine_id, process, event, session_id, actor)
+      SELECT machine_id, process, CASE WHEN cancel_requested_by IS NULL THEN 'Expired' ELSE 'Canceled' END,
+        session_id, cancel_requested_by
+      FROM held),
+    gone AS (DELETE FROM sessions WHERE session_id IN (SELECT session_id FROM dead) RETURNING 1)
+    SELECT (SELECT count(*) FROM gone)::int AS sessions, (SELECT count(*) FROM held)::int AS work`;
+}

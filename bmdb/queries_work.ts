@@ -1,0 +1,277 @@
+/**
+ * Work statements: claim, commit (finish), fail, release (cancel), and the
+ * operator's cancel request and retry. Internal to the BMDB.
+ *
+ * Each is one data-modifying statement, so each phase of work is one round
+ * trip and atomic on its own. Every statement that acts for a session checks
+ * in the same statement that the session is alive, so a session that expired
+ * on the server can never claim or commit.
+ *
+ * History rows of one statement are inserted by one INSERT in order, so their
+ * `history_id`s follow the order of events (Expired of the old holder before
+ * Started of the new one).
+ *
+ * @module
+ */
+import type { Row } from "./driver.ts";
+import type { Process } from "./model.ts";
+import { type Guard, guardOn } from "./query.ts";
+import { join, raw, type Sql, sql } from "./sql.ts";
+
+const LIVE = (sessionId: string) =>
+  sql`SELECT 1 FROM sessions WHERE session_id = ${sessionId}::uuid AND session_deadline > now()`;
+
+// Releasing leaves cancel_requested_* on the free slot (the next claim clears
+// them), so a release's RETURNING still sees whether a cancel was requested.
+const FREE_SLOT = raw("session_id = NULL, started_at = NULL");
+
+/** Result columns of {@linkcode claimWork} that are not the candidate's own. */
+export const CLAIM_META = ["__alive", "__claimed", "__last_interval_seconds"] as const;
+
+/**
+ * Locks the first row of `candidates` (a query returning `machine_id`, plus
+ * whatever else the caller wants back) for `process` if its slot is free,
+ * writes Started, and reads the previous backoff interval. This is the hot
+ * path: a slot held by any session, live or dead, is left alone here (see
+ * {@linkcode takeOverWork}).
+ *
+ * One row: the candidate's columns (all NULL when there was none), `__alive`,
+ * `__claimed` (0 when the slot is held), `__last_interval_seconds`.
+ */
+export function claimWork(p: { sessionId: string; process: Process; candidates: Sql }): Sql {
+  const s = p.sessionId;
+  const proc = p.process;
+  return sql`WITH live AS (${LIVE(s)}),
+    candidate AS (SELECT * FROM (${p.candidates}) c LIMIT 1),
+    claimed AS (
+      INSERT INTO work_slot (machine_id, process, session_id, started_at)
+      SELECT machine_id, ${proc}::text, ${s}::uuid, now() FROM candidate WHERE EXISTS (SELECT 1 FROM live)
+      ON CONFLICT (machine_id, process) DO UPDATE
+        SET session_id = excluded.session_id, started_at = excluded.started_at,
+          cancel_requested_at = NULL, cancel_requested_by = NULL
+        WHERE work_slot.session_id IS NULL
+      RETURNING machine_id),
+    started AS (
+      INSERT INTO work_history (machine_id, process, event, session_id)
+      SELECT machine_id, ${proc}::text, 'Started', ${s}::uuid FROM claimed)
+    SELECT c.*,
+      (SELECT count(*) FROM live)::int AS __alive,
+      (SELECT count(*) FROM claimed)::int AS __claimed,
+      (SELECT b.last_interval_seconds FROM work_backoff b
+        WHERE b.machine_id = c.machine_id AND b.process = ${proc}::text) AS __last_interval_seconds
+    FROM (SELECT 1) one LEFT JOIN candidate c ON true`;
+}
+
+/**
+ * Takes over a slot held by a dead session (its deadline passed): writes
+ * Expired for the old holder (Canceled, naming the operator, if one had asked
+ * to cancel it), then Started. A slot held by a live session is left alone.
+ * Same result row as {@linkcode claimWork}, for one explicit machine.
+ */
+export function takeOverWork(p: { sessionId: string; process: Process; machineId: string }): Sql {
+  const s = p.sessionId;
+  const proc = p.process;
+  const m = p.machineId;
+  return sql`WITH live AS (${LIVE(s)}),
+    holder AS (
+      SELECT w.session_id, w.cancel_requested_by FROM work_slot w
+      WHERE w.machine_id = ${m}::uuid AND w.process = ${proc}::text AND w.session_id IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = w.session_id AND s.session_deadline > now())),
+    claimed AS (
+      UPDATE work_slot SET session_id = ${s}::uuid, started_at = now(),
+        cancel_requested_at = NULL, cancel_requested_by = NULL
+      WHERE machine_id = ${m}::uuid AND process = ${proc}::text
+        AND session_id = (SELECT session_id FROM holder) AND EXISTS (SELECT 1 FROM live)
+      RETURNING machine_id),
+    history AS (
+      INSERT INTO work_history (machine_id, process, event, session_id, actor)
+      SELECT e.machine_id, ${proc}::text, e.event, e.session_id, e.actor FROM (
+        SELECT 1 AS seq, c.machine_id,
+          CASE WHEN h.cancel_requested_by IS NULL THEN 'Expired' ELSE 'Canceled' END AS event,
+          h.session_id, h.cancel_requested_by AS actor
+        FROM claimed c, holder h
+        UNION ALL
+        SELECT 2, c.machine_id, 'Started', ${s}::uuid, NULL FROM claimed c) e
+      ORDER BY e.seq)
+    SELECT ${m}::uuid AS machine_id,
+      (SELECT count(*) FROM live)::int AS __alive,
+      (SELECT count(*) FROM claimed)::int AS __claimed,
+      (SELECT b.last_interval_seconds FROM work_backoff b
+        WHERE b.machine_id = ${m}::uuid AND b.process = ${proc}::text) AS __last_interval_seconds`;
+}
+
+/** A single explicit candidate, for a `retrieve` that returned machine ids. */
+export function explicitCandidate(machineId: string): Sql {
+  return sql`SELECT ${machineId}::uuid AS machine_id`;
+}
+
+/** How a statement that ends work found it. */
+export interface WorkOutcome {
+  /** The session was alive (if not, nothing was written). */
+  alive: boolean;
+  /** The work row was still this session's and was released. */
+  released: boolean;
+  /** An operator had asked to cancel it (so it was released as Canceled). */
+  cancelRequested: boolean;
+  /** That operator. */
+  canceledBy: string | null;
+}
+
+export function toWorkOutcome(rows: Row[]): WorkOutcome {
+  const r = rows[0] ?? {};
+  return {
+    alive: Number(r.alive ?? 0) > 0,
+    released: r.released === true,
+    cancelRequested: r.cancel_requested === true,
+    canceledBy: (r.canceled_by as string | null) ?? null,
+  };
+}
+
+type WorkKey = { sessionId: string; machineId: string; process: Process };
+
+/**
+ * The CTEs shared by the statements that end work: `live`, and `released`
+ * (the slot, if still this session's, freed; returning its cancel request).
+ */
+function releaseCtes(k: WorkKey, options: { requireLive: boolean }): Sql {
+  return sql`live AS (${LIVE(k.sessionId)}),
+    released AS (
+      UPDATE work_slot SET ${FREE_SLOT}
+      WHERE machine_id = ${k.machineId}::uuid AND process = ${k.process}::text AND session_id = ${k.sessionId}::uuid
+        ${options.requireLive ? raw("AND EXISTS (SELECT 1 FROM live)") : raw("")}
+      RETURNING machine_id, cancel_requested_at, cancel_requested_by)`;
+}
+
+const OUTCOME = raw(`SELECT (SELECT count(*) FROM live)::int AS alive, r.machine_id IS NOT NULL AS released,
+      r.cancel_requested_at IS NOT NULL AS cancel_requested, r.cancel_requested_by AS canceled_by
+    FROM (SELECT 1) one LEFT JOIN released r ON true`);
+
+/** The history row of a release: `event` unless an operator asked to cancel (then Canceled, naming them). */
+function releaseHistory(k: WorkKey, event: "Finished" | "Failed" | "Canceled", cause: string | null = null): Sql {
+  return sql`history AS (
+      INSERT INTO work_history (machine_id, process, event, failed_cause, session_id, actor)
+      SELECT ${k.machineId}::uuid, ${k.process}::text,
+        CASE WHEN cancel_requested_at IS NULL THEN ${event}::text ELSE 'Canceled' END,
+        CASE WHEN cancel_requested_at IS NULL THEN ${cause}::text END,
+        ${k.sessionId}::uuid, cancel_requested_by
+      FROM released)`;
+}
+
+/**
+ * Finishes work: if the session is alive and still holds it, releases it and,
+ * unless an operator asked to cancel it, writes Finished, clears the backoff
+ * and applies `tags` (guarded, so a canceled work commits none of them). A
+ * canceled work is released with one Canceled row naming the operator.
+ */
+export function commitWork(k: WorkKey, tags: readonly { build(guard: Guard): Sql }[]): Sql {
+  const ok = guardOn("ok");
+  const tagCtes = tags.map((t, i) => sql`${raw(`tag_${i + 1}`)} AS (${t.build(ok)})`);
+  return sql`WITH ${releaseCtes(k, { requireLive: true })},
+    ok AS (SELECT 1 FROM released WHERE cancel_requested_at IS NULL),
+    ${releaseHistory(k, "Finished")},
+    cleared AS (
+      DELETE FROM work_backoff WHERE machine_id = ${k.machineId}::uuid AND process = ${k.process}::text
+        AND EXISTS (SELECT 1 FROM ok))
+    ${tagCtes.length ? sql`, ${join(tagCtes, ", ")}` : raw("")}
+    ${OUTCOME}`;
+}
+
+/**
+ * Fails work: releases it, writes Failed with `cause`, and sets a backoff of
+ * `nextSeconds` (or `initialSeconds` when the backoff row that `nextSeconds`
+ * grew from is gone, e.g. an operator's retry cleared it meanwhile). A
+ * canceled work is released as Canceled, without a backoff.
+ */
+export function failWork(
+  k: WorkKey,
+  p: { cause: string; nextSeconds: number; initialSeconds: number },
+): Sql {
+  return sql`WITH ${releaseCtes(k, { requireLive: true })},
+    ${releaseHistory(k, "Failed", p.cause)},
+    next_interval AS (
+      SELECT CASE WHEN EXISTS (SELECT 1 FROM work_backoff
+          WHERE machine_id = ${k.machineId}::uuid AND process = ${k.process}::text)
+        THEN ${p.nextSeconds}::bigint ELSE ${p.initialSeconds}::bigint END AS seconds),
+    backoff AS (
+      INSERT INTO work_backoff (machine_id, process, until, cause, last_interval_seconds)
+      SELECT ${k.machineId}::uuid, ${k.process}::text, now() + i.seconds * interval '1 second', ${p.cause}::text, i.seconds
+      FROM released r, next_interval i WHERE r.cancel_requested_at IS NULL
+      ON CONFLICT (machine_id, process) DO UPDATE
+        SET until = excluded.until, cause = excluded.cause, last_interval_seconds = excluded.last_interval_seconds)
+    ${OUTCOME}`;
+}
+
+/**
+ * Releases work without finishing it (the owner's cancel): Canceled, naming
+ * the operator if one asked. Does not require the session to be alive: if the
+ * row is still ours, giving it back early is always right.
+ */
+export function releaseWork(k: WorkKey): Sql {
+  return sql`WITH ${releaseCtes(k, { requireLive: false })},
+    ${releaseHistory(k, "Canceled")}
+    ${OUTCOME}`;
+}
+
+/** What an operator's cancel request found. */
+export interface CancelRequestResult {
+  machineFound: boolean;
+  workFound: boolean;
+  /** The owner was alive: it was asked to stop. Otherwise the work was released at once. */
+  ownerAlive: boolean;
+}
+
+/**
+ * An operator's cancel: marks live work as cancel-requested (its owner stops
+ * and releases it as Canceled), or releases dead work at once (Canceled,
+ * actor: the operator). A repeated request keeps the first requester.
+ */
+export function requestWorkCancel(p: { machineId: string; process: Process; actor: string }): Sql {
+  const where = sql`machine_id = ${p.machineId}::uuid AND process = ${p.process}::text`;
+  return sql`WITH machine AS (SELECT 1 FROM machines WHERE machine_id = ${p.machineId}::uuid),
+    target AS (
+      SELECT w.session_id, EXISTS (SELECT 1 FROM sessions s
+          WHERE s.session_id = w.session_id AND s.session_deadline > now()) AS owner_alive
+      FROM work_slot w WHERE ${where} AND w.session_id IS NOT NULL),
+    marked AS (
+      UPDATE work_slot SET cancel_requested_at = COALESCE(cancel_requested_at, now()),
+        cancel_requested_by = COALESCE(cancel_requested_by, ${p.actor}::text)
+      WHERE ${where} AND EXISTS (SELECT 1 FROM target WHERE owner_alive)
+      RETURNING 1),
+    released AS (
+      UPDATE work_slot SET ${FREE_SLOT}
+      WHERE ${where} AND EXISTS (SELECT 1 FROM target WHERE NOT owner_alive)
+      RETURNING 1),
+    history AS (
+      INSERT INTO work_history (machine_id, process, event, session_id, actor)
+      SELECT ${p.machineId}::uuid, ${p.process}::text, 'Canceled', t.session_id, ${p.actor}::text
+      FROM target t, released)
+    SELECT (SELECT count(*) FROM machine)::int AS machine_found,
+      (SELECT count(*) FROM target)::int AS work_found,
+      COALESCE((SELECT owner_alive FROM target), false) AS owner_alive`;
+}
+
+export function toCancelRequestResult(rows: Row[]): CancelRequestResult {
+  const r = rows[0] ?? {};
+  return {
+    machineFound: Number(r.machine_found ?? 0) > 0,
+    workFound: Number(r.work_found ?? 0) > 0,
+    ownerAlive: r.owner_alive === true,
+  };
+}
+
+/**
+ * An operator's retry: deletes the machine's backoff for `process` (all
+ * processes when null) and writes Retried with the actor, even when there was
+ * nothing to delete. Returns `machine_found` and `deleted`.
+ */
+export function retryMachine(p: { machineId: string; process: Process | null; actor: string }): Sql {
+  return sql`WITH machine AS (SELECT machine_id FROM machines WHERE machine_id = ${p.machineId}::uuid),
+    deleted AS (
+      DELETE FROM work_backoff WHERE machine_id = ${p.machineId}::uuid
+        AND (${p.process}::text IS NULL OR process = ${p.process}::text)
+      RETURNING process),
+    history AS (
+      INSERT INTO work_history (machine_id, process, event, actor)
+      SELECT machine_id, ${p.process}::text, 'Retried', ${p.actor}::text FROM machine)
+    SELECT (SELECT count(*) FROM machine)::int AS machine_found, (SELECT count(*) FROM deleted)::int AS deleted`;
+}

@@ -1,0 +1,223 @@
+/**
+ * Work on one machine: phases 2 (side effects, under `work.signal`) and 3
+ * (commit: exactly one of `finish`, `fail`, `cancel`).
+ *
+ * @module
+ */
+import { type Backoff, nextBackoffSeconds, normalizeBackoff, validateBackoff } from "./backoff.ts";
+import type { Driver, Row } from "./driver.ts";
+import { SessionExpiredError, WorkCanceledError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import type { Process } from "./model.ts";
+import { Query } from "./query.ts";
+import type { Queries } from "./queries.ts";
+import { commitWork, failWork, releaseWork, toWorkOutcome, type WorkOutcome } from "./queries_work.ts";
+import type { LazyTransaction } from "./transaction.ts";
+import * as check from "./validate.ts";
+
+/** What `Work` needs from the session that holds it. */
+export interface WorkOwner {
+  readonly sessionId: string;
+  readonly signal: AbortSignal;
+  readonly driver: Driver;
+  readonly logger: Logger;
+  /** @throws {SessionExpiredError} when the session is over. */
+  assertAlive(): void;
+  /** The database said the session is dead: expire it here too. Returns the error to throw. */
+  expiredByDatabase(): SessionExpiredError;
+  /** A fresh transaction that checks this session's liveness. */
+  transaction(): LazyTransaction;
+  /** Runs `attempt` again after serialization failures. */
+  retrying<T>(attempt: () => Promise<T>): Promise<T>;
+  /** The work is over (committed or abandoned): stop tracking it. */
+  forget(work: Work<unknown>): void;
+}
+
+/** Returned by a `finish` function: nothing, a tag write, several, or a promise. */
+export type FinishResult = unknown;
+
+function composableTags(value: unknown): Query<unknown>[] | undefined {
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0 || !list.every((v) => v instanceof Query && v.spec.kind === "tag" && !v.started)) {
+    return undefined;
+  }
+  return list as Query<unknown>[];
+}
+
+/**
+ * A machine locked for one process by one session. Created by
+ * `Session.work()`; ends with exactly one of `finish`, `fail` or `cancel`
+ * (until then, the machine stays locked while the session lives).
+ */
+export class Work<R = unknown> {
+  /** The locked machine. */
+  readonly machineId: string;
+  readonly process: Process;
+  /**
+   * The row `retrieve` produced for this machine, when it returned a query
+   * (e.g. the `MachineProvided` row of `getMachinesForAgentStart`); otherwise undefined.
+   */
+  readonly machine: R | undefined;
+  /**
+   * Aborts when the work should stop: its session expired or closed, or an
+   * operator asked to cancel it (reason: `WorkCanceledError`).
+   */
+  readonly signal: AbortSignal;
+
+  readonly #owner: WorkOwner;
+  readonly #cancel = new AbortController();
+  readonly #previousIntervalSeconds: number | null;
+  #done: string | undefined;
+
+  /** @internal Created by `Session.work()`. */
+  constructor(
+    owner: WorkOwner,
+    init: { machineId: string; process: Process; machine: R | undefined; previousIntervalSeconds: number | null },
+  ) {
+    this.#owner = owner;
+    this.machineId = init.machineId;
+    this.process = init.process;
+    this.machine = init.machine;
+    this.#previousIntervalSeconds = init.previousIntervalSeconds;
+    this.signal = AbortSignal.any([owner.signal, this.#cancel.signal]);
+  }
+
+  /** @internal The heartbeat saw an operator's cancel request. */
+  cancelRequested(actor: string | null): void {
+    if (!this.#cancel.signal.aborted) {
+      this.#cancel.abort(new WorkCanceledError(this.machineId, this.process, actor));
+    }
+  }
+
+  #fields() {
+    return { machineId: this.machineId, process: this.process, sessionId: this.#owner.sessionId };
+  }
+
+  #start(phase: string): void {
+    if (this.#done) {
+      throw new Error(`Cannot ${phase} ${this.process} on machine ${this.machineId}: it already ended (${this.#done})`);
+    }
+    this.#done = phase;
+  }
+
+  #key() {
+    return { sessionId: this.#owner.sessionId, machineId: this.machineId, process: this.process };
+  }
+
+  /**
+   * Commits the work: in one transaction, checks the work is still this
+   * session's and not canceled, releases the machine, clears its backoff,
+   * writes Finished and runs `fn(q)` (which sets the tags that make the machine
+   * ineligible again). Return tag writes unawaited (`q => q.machineSetAgentStarted(...)`,
+   * or an array of them) and all of it is one statement; a function that awaits
+   * runs in a transaction instead. `fn` may run more than once (retries).
+   *
+   * @throws {WorkCanceledError} an operator canceled the work: nothing of `fn` was
+   *   committed and the machine was released (one Canceled row).
+   * @throws {SessionExpiredError} the session is over; the machine is released when its deadline passes.
+   */
+  async finish(fn: (q: Queries) => FinishResult): Promise<void> {
+    this.#start("finish");
+    this.#owner.assertAlive();
+    let outcome: WorkOutcome;
+    let composed = true;
+    try {
+      outcome = await this.#owner.retrying(async () => {
+        const tx = this.#owner.transaction();
+        try {
+          const returned = fn(tx.q);
+          const tags = tx.started ? undefined : composableTags(returned);
+          let rows: Row[];
+          if (tags) {
+            tags.forEach((t) => t.markComposed());
+            rows = await tx.runAlone(commitWork(this.#key(), tags.map((t) => t.spec)));
+          } else {
+            composed = false;
+            await returned;
+            rows = tx.started
+              ? await tx.run(commitWork(this.#key(), []))
+              : await tx.runAlone(commitWork(this.#key(), []));
+          }
+          const result = toWorkOutcome(rows);
+          // Canceled in an open transaction: undo fn's writes; released below.
+          if (result.alive && (!result.released || result.cancelRequested) && tx.started) await tx.rollback();
+          else await tx.commit();
+          return result;
+        } catch (error) {
+          await tx.rollback();
+          throw error;
+        }
+      });
+    } catch (error) {
+      this.#owner.forget(this);
+      throw error;
+    }
+    this.#owner.forget(this);
+    if (!outcome.alive) throw this.#owner.expiredByDatabase();
+    if (outcome.released && !outcome.cancelRequested) {
+      this.#owner.logger.debug("work finished", this.#fields());
+      return;
+    }
+    if (!composed && outcome.released) {
+      // The transaction that found the cancel request was rolled back; release now.
+      outcome = toWorkOutcome(
+        await this.#owner.retrying(() => this.#owner.transaction().runAlone(releaseWork(this.#key()))),
+      );
+    }
+    this.#owner.logger.info("work canceled before it could finish", { ...this.#fields(), actor: outcome.canceledBy });
+    throw new WorkCanceledError(this.machineId, this.process, outcome.canceledBy);
+  }
+
+  /**
+   * Fails the work: releases the machine, writes Failed with `cause`, and keeps
+   * the machine out of this process's workflow for the next backoff interval.
+   * If an operator had asked to cancel it, it is released as Canceled instead,
+   * without a backoff.
+   *
+   * @throws {InvalidArgumentError} for a negative or non-finite backoff field, or an empty cause (nothing written; the work is still held).
+   * @throws {SessionExpiredError} the session is over.
+   */
+  async fail(backoff: Backoff, cause: string): Promise<void> {
+    const policy = validateBackoff("backoff", backoff);
+    const reason = check.text("cause", cause, { maxLength: 64 * 1024 });
+    this.#start("fail");
+    try {
+      this.#owner.assertAlive();
+      const nextSeconds = nextBackoffSeconds(policy, this.#previousIntervalSeconds);
+      const initialSeconds = Math.ceil(normalizeBackoff(policy).initialSeconds);
+      const outcome = toWorkOutcome(
+        await this.#owner.retrying(() =>
+          this.#owner.transaction().runAlone(failWork(this.#key(), { cause: reason, nextSeconds, initialSeconds }))
+        ),
+      );
+      if (!outcome.alive) throw this.#owner.expiredByDatabase();
+      this.#owner.logger.info(outcome.cancelRequested ? "work canceled" : "work failed", {
+        ...this.#fields(),
+        cause: reason,
+      });
+    } finally {
+      this.#owner.forget(this);
+    }
+  }
+
+  /**
+   * Releases the machine without finishing (Canceled). Idempotent, and never
+   * throws: a failure is logged, and the machine is released when the session
+   * ends. After the session expired it does nothing.
+   */
+  async cancel(): Promise<void> {
+    if (this.#done) return;
+    this.#done = "cancel";
+    try {
+      if (this.#owner.signal.aborted) return;
+      await this.#owner.retrying(() => this.#owner.transaction().runAlone(releaseWork(this.#key())));
+    } catch (error) {
+      this.#owner.logger.warn("could not cancel work; it is released when the session ends", {
+        ...this.#fields(),
+        error,
+      });
+    } finally {
+      this.#owner.forget(this);
+    }
+  }
+}
