@@ -161,16 +161,19 @@ export class Session {
     const { text, params } = render(heartbeat({ sessionId: this.sessionId, heldMachineIds }));
     const pending = this.#context.driver.query(text, params, "read committed");
     pending.catch(() => {}); // may be abandoned below
-    const stop = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
-    let onAbort!: () => void;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(new Error(`heartbeat did not complete within ${Math.round(timeoutMs)} ms`));
-      stop.addEventListener("abort", onAbort, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    const abandoned = new Promise<never>((_, reject) => {
+      const fail = () => reject(new Error(`heartbeat did not complete within ${Math.round(timeoutMs)} ms`));
+      timer = setTimeout(fail, timeoutMs);
+      onAbort = fail;
+      signal.addEventListener("abort", fail, { once: true });
     });
     try {
-      return toHeartbeatResult(await Promise.race([pending, aborted]));
+      return toHeartbeatResult(await Promise.race([pending, abandoned]));
     } finally {
-      stop.removeEventListener("abort", onAbort);
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener("abort", onAbort);
     }
   }
 

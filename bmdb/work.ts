@@ -139,9 +139,10 @@ export class Work<R = unknown> {
               : await tx.runAlone(commitWork(this.#key(), []));
           }
           const result = toWorkOutcome(rows);
-          // Canceled in an open transaction: undo fn's writes; released below.
-          if (result.alive && (!result.released || result.cancelRequested) && tx.started) await tx.rollback();
-          else await tx.commit();
+          // Commit fn's writes only with a clean release; otherwise undo them
+          // (a canceled work is then released below, on its own).
+          if (result.alive && result.released && !result.cancelRequested) await tx.commit();
+          else await tx.rollback();
           return result;
         } catch (error) {
           await tx.rollback();
