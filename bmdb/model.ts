@@ -30,6 +30,11 @@ export const PROCESSES: readonly Process[] = Object.values(Process);
  */
 export const SHEPHERD_PROCESSES: readonly Process[] = [Process.ShepherdAgentStart, Process.ShepherdRecovery];
 
+/** The other processes whose live work on a machine keeps `process` off it. */
+export function excludingProcesses(process: Process): readonly Process[] {
+  return SHEPHERD_PROCESSES.includes(process) ? SHEPHERD_PROCESSES.filter((p) => p !== process) : [];
+}
+
 /** Where a machine comes from. */
 export const Provider = { Equinix: "Equinix" } as const;
 export type Provider = typeof Provider[keyof typeof Provider];

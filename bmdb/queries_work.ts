@@ -14,9 +14,16 @@
  * @module
  */
 import type { Row } from "./driver.ts";
-import type { Process } from "./model.ts";
+import { excludingProcesses, type Process } from "./model.ts";
+import { liveWorkOn } from "./queries_workflows.ts";
 import { type Guard, guardOn } from "./query.ts";
 import { join, raw, type Sql, sql } from "./sql.ts";
+
+/** `AND` no live work of a process that excludes `process` on the machine; empty when none does. */
+function notExcluded(machine: Sql, process: Process): Sql {
+  const others = excludingProcesses(process);
+  return others.length ? sql`AND NOT ${liveWorkOn(machine, others)}` : raw("");
+}
 
 const LIVE = (sessionId: string) =>
   sql`SELECT 1 FROM sessions WHERE session_id = ${sessionId}::uuid AND session_deadline > now()`;
@@ -30,10 +37,11 @@ export const CLAIM_META = ["__alive", "__claimed", "__last_interval_seconds"] as
 
 /**
  * Locks the first row of `candidates` (a query returning `machine_id`, plus
- * whatever else the caller wants back) for `process` if its slot is free,
- * writes Started, and reads the previous backoff interval. This is the hot
- * path: a slot held by any session, live or dead, is left alone here (see
- * {@linkcode takeOverWork}).
+ * whatever else the caller wants back) for `process` if its slot is free and
+ * no live work of an excluding process (the other shepherd process) is on the
+ * machine, writes Started, and reads the previous backoff interval. This is
+ * the hot path: a slot held by any session, live or dead, is left alone here
+ * (see {@linkcode takeOverWork}).
  *
  * One row: the candidate's columns (all NULL when there was none), `__alive`,
  * `__claimed` (0 when the slot is held), `__last_interval_seconds`.
@@ -45,7 +53,8 @@ export function claimWork(p: { sessionId: string; process: Process; candidates: 
     candidate AS (SELECT * FROM (${p.candidates}) c LIMIT 1),
     claimed AS (
       INSERT INTO work_slot (machine_id, process, session_id, started_at)
-      SELECT machine_id, ${proc}::text, ${s}::uuid, now() FROM candidate WHERE EXISTS (SELECT 1 FROM live)
+      SELECT machine_id, ${proc}::text, ${s}::uuid, now() FROM candidate
+      WHERE EXISTS (SELECT 1 FROM live) ${notExcluded(raw("candidate.machine_id"), proc)}
       ON CONFLICT (machine_id, process) DO UPDATE
         SET session_id = excluded.session_id, started_at = excluded.started_at,
           cancel_requested_at = NULL, cancel_requested_by = NULL
@@ -65,8 +74,9 @@ export function claimWork(p: { sessionId: string; process: Process; candidates: 
 /**
  * Takes over a slot held by a dead session (its deadline passed): writes
  * Expired for the old holder (Canceled, naming the operator, if one had asked
- * to cancel it), then Started. A slot held by a live session is left alone.
- * Same result row as {@linkcode claimWork}, for one explicit machine.
+ * to cancel it), then Started. A slot held by a live session, or a machine
+ * with live work of an excluding process, is left alone. Same result row as
+ * {@linkcode claimWork}, for one explicit machine.
  */
 export function takeOverWork(p: { sessionId: string; process: Process; machineId: string }): Sql {
   const s = p.sessionId;
@@ -82,6 +92,7 @@ export function takeOverWork(p: { sessionId: string; process: Process; machineId
         cancel_requested_at = NULL, cancel_requested_by = NULL
       WHERE machine_id = ${m}::uuid AND process = ${proc}::text
         AND session_id = (SELECT session_id FROM holder) AND EXISTS (SELECT 1 FROM live)
+        ${notExcluded(raw("work_slot.machine_id"), proc)}
       RETURNING machine_id),
     history AS (
       INSERT INTO work_history (machine_id, process, event, session_id, actor)
