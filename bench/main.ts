@@ -1,0 +1,278 @@
+/**
+ * `deno task bench`: BMDB work units per second, as ratios to a yardstick
+ * taken in the same run (DESIGN.md "Performance targets").
+ *
+ * On a throwaway PostgreSQL with fsync on, in this order: the anchor
+ * (pgbench, bench/anchor) at 1, 4 and 16 clients; Drover at 1, 4 and 16
+ * workers on 10,000 machines, then on 100,000; the cost of an idle poll; and
+ * PGlite in memory at 1 worker. Prints a table and writes
+ * bench/results/latest.json. `--help` for the options.
+ *
+ * @module
+ */
+import { PGlite } from "@electric-sql/pglite";
+import { openBmdb } from "../bmdb/mod.ts";
+// Internal entry points, as tests/harness/bmdb.ts uses them: the bench seeds
+// the embedded database with raw SQL, so it opens PGlite the way openBmdb()
+// without databaseUrl does (PGlite.create("memory://") + the BMDB's driver)
+// and keeps the driver.
+import { openBmdbOnDriver } from "../bmdb/bmdb.ts";
+import { pgliteDriver } from "../bmdb/driver_pglite.ts";
+import { postgresBinDir, type PostgresServer, startPostgres } from "../tests/harness/postgres.ts";
+import { type AnchorResult, calibrateAnchor, findAnchor, runAnchor } from "./anchor.ts";
+import { benchConfiguration, type ConfigurationResult, type RunResult } from "./configuration.ts";
+import { postmasterPid } from "./cpu_time.ts";
+import { type FleetCounts, seedFleet } from "./fleet.ts";
+import { type IdlePollResult, measureIdlePoll } from "./idle_poll.ts";
+import { readMachineInfo } from "./machine_info.ts";
+import { median } from "./percentile.ts";
+import { type BenchPlan, parsePlan } from "./plan.ts";
+import { driverRawSql, postgresRawSql } from "./raw_sql.ts";
+import { type BenchReport, formatReport, writeReport } from "./report.ts";
+import { checkTargets, fleetLabel } from "./targets.ts";
+
+const COMPONENT = "bench";
+
+function progress(line: string): void {
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+}
+
+function describeRun(label: string, run: RunResult, index: number, runs: number): string {
+  return `${label} run ${index + 1}/${runs}: ${run.unitsPerSecond.toFixed(0)} units/s, ` +
+    `${run.retriesPer100Units.toFixed(2)} retries/100, claim p50 ${run.claimP50Ms.toFixed(2)} ms ` +
+    `p99 ${run.claimP99Ms.toFixed(2)} ms, finish p50 ${run.finishP50Ms.toFixed(2)} ms, CPU/unit ` +
+    `${run.cpu.clientUsPerUnit.toFixed(0)} µs here` +
+    (Number.isNaN(run.cpu.serverUsPerUnit) ? "" : ` + ${run.cpu.serverUsPerUnit.toFixed(0)} µs server`) +
+    (run.conflicts ? `, ${run.conflicts} conflicts` : "") +
+    (run.nothingToDo ? `, ${run.nothingToDo} idle claims` : "") +
+    (run.peakRssBytes ? `, RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB` : "");
+}
+
+function medianAnchor(runs: AnchorResult[][], clients: readonly number[]): AnchorResult[] {
+  return clients.map((c) => {
+    const of = runs.map((run) => run.find((r) => r.clients === c)).filter((r): r is AnchorResult => !!r);
+    const cpu = of.map((r) => r.cpu).filter((x) => x !== undefined);
+    return {
+      clients: c,
+      unitsPerSecond: median(of.map((r) => r.unitsPerSecond)),
+      retries: median(of.map((r) => r.retries)),
+      latencyMs: median(of.map((r) => r.latencyMs)),
+      ...(cpu.length > 0
+        ? {
+          cpu: {
+            clientUsPerUnit: median(cpu.map((x) => x.clientUsPerUnit)),
+            serverUsPerUnit: median(cpu.map((x) => x.serverUsPerUnit)),
+          },
+        }
+        : {}),
+    };
+  });
+}
+
+async function benchPostgresFleet(
+  server: PostgresServer,
+  plan: BenchPlan,
+  machines: number,
+): Promise<{ fleet: FleetCounts; configurations: ConfigurationResult[]; idlePoll: IdlePollResult }> {
+  const database = `bench_${machines}`;
+  await server.admin(`DROP DATABASE IF EXISTS ${database}`);
+  await server.admin(`CREATE DATABASE ${database}`);
+  const url = server.url(database);
+  const raw = postgresRawSql(url);
+  const recyclerDb = postgresRawSql(url);
+  try {
+    // Opening migrates the fresh database; then the raw seed.
+    const migrating = await openBmdb({ component: COMPONENT, databaseUrl: url, poolSize: 1 });
+    await migrating.close();
+    const seedStarted = performance.now();
+    const fleet = await seedFleet(raw, { machines, backoffEvery: plan.backoffEvery });
+    progress(
+      `PostgreSQL ${fleetLabel(machines)}: seeded ${fleet.machines} machines, ${fleet.activeBackoffs} in backoff, ` +
+        `${fleet.slots} work slots in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`,
+    );
+    const configurations: ConfigurationResult[] = [];
+    for (const workers of plan.workerCounts) {
+      const bmdb = await openBmdb({ component: COMPONENT, databaseUrl: url, poolSize: workers + 4 });
+      const label = `PostgreSQL ${fleetLabel(machines)}, ${workers} worker(s)`;
+      try {
+        configurations.push(
+          await benchConfiguration({
+            database: "postgres",
+            machines,
+            bmdb,
+            raw,
+            recyclerDb,
+            workers,
+            liveSessions: plan.liveSessions,
+            seconds: plan.seconds,
+            runs: plan.runs,
+            warmupSeconds: plan.warmupSeconds,
+            sampleRss: workers === 16,
+            postmaster: postmasterPid(`${server.dir}/data`),
+            onRun: (run, i) => progress(describeRun(label, run, i, plan.runs)),
+          }),
+        );
+      } finally {
+        await bmdb.close();
+      }
+    }
+    const bmdb = await openBmdb({ component: COMPONENT, databaseUrl: url, poolSize: 4 });
+    let idlePoll: IdlePollResult;
+    try {
+      idlePoll = await measureIdlePoll(bmdb, raw, { machines, polls: plan.idlePolls });
+    } finally {
+      await bmdb.close();
+    }
+    progress(`PostgreSQL ${fleetLabel(machines)}: idle poll median ${idlePoll.medianMs.toFixed(1)} ms`);
+    return { fleet, configurations, idlePoll };
+  } finally {
+    await Promise.all([raw.close(), recyclerDb.close()]);
+    await server.admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
+  }
+}
+
+async function benchPglite(plan: BenchPlan): Promise<{ fleet: FleetCounts; configuration: ConfigurationResult }> {
+  const startedAt = performance.now();
+  const driver = pgliteDriver(await PGlite.create("memory://"), "PGlite in memory");
+  const bmdb = await openBmdbOnDriver(driver, { component: COMPONENT });
+  try {
+    const raw = driverRawSql(driver);
+    const fleet = await seedFleet(raw, { machines: plan.pgliteFleetSize, backoffEvery: plan.backoffEvery });
+    progress(
+      `PGlite ${fleetLabel(plan.pgliteFleetSize)}: opened and seeded in ${
+        ((performance.now() - startedAt) / 1000).toFixed(1)
+      } s`,
+    );
+    const label = `PGlite ${fleetLabel(plan.pgliteFleetSize)}, 1 worker`;
+    const configuration = await benchConfiguration({
+      database: "pglite",
+      machines: plan.pgliteFleetSize,
+      bmdb,
+      raw,
+      recyclerDb: raw,
+      workers: 1,
+      liveSessions: plan.liveSessions,
+      seconds: plan.seconds,
+      runs: plan.runs,
+      warmupSeconds: plan.warmupSeconds,
+      sampleRss: false,
+      onRun: (run, i) => progress(describeRun(label, run, i, plan.runs)),
+    });
+    return { fleet, configuration };
+  } finally {
+    await bmdb.close();
+  }
+}
+
+async function main(): Promise<number> {
+  const plan = parsePlan(Deno.args);
+  if (!plan) return 0;
+  const startedAt = performance.now();
+  const loadAtStart = Deno.loadavg();
+  const anchorSource = await findAnchor();
+  progress(`anchor: ${anchorSource.dir} (${anchorSource.origin === "shared" ? "shared" : "vendored copy"})`);
+  if (anchorSource.vendoredDiffers.length > 0) {
+    progress(`warning: bench/anchor/ differs from the shared anchor in ${anchorSource.vendoredDiffers.join(", ")}`);
+  }
+
+  const server = await startPostgres({ fsync: true });
+  const onSignal = () => {
+    server.stop().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    progress(`PostgreSQL (fsync on) at ${server.url()}`);
+    const binDir = postgresBinDir();
+    const admin = postgresRawSql(server.url());
+    const machine = await readMachineInfo(admin, binDir).finally(() => admin.close());
+
+    await server.admin("CREATE DATABASE anchor");
+    const postmaster = postmasterPid(`${server.dir}/data`);
+    const anchorOptions = {
+      host: server.host,
+      port: server.port,
+      user: "postgres",
+      database: "anchor",
+      seconds: plan.seconds,
+      clients: plan.workerCounts,
+      binDir,
+      postmaster,
+    };
+    const calibration = postmaster === undefined
+      ? undefined
+      : await calibrateAnchor(anchorSource, { ...anchorOptions, postmaster });
+    const anchorRuns: AnchorResult[][] = [];
+    for (let i = 0; i < plan.runs; i++) {
+      const results = await runAnchor(anchorSource, { ...anchorOptions, calibration });
+      anchorRuns.push(results);
+      progress(
+        `anchor run ${i + 1}/${plan.runs}: ` +
+          results.map((r) =>
+            `${r.clients}c ${r.unitsPerSecond} units/s` +
+            (r.cpu ? ` (CPU/unit ${r.cpu.clientUsPerUnit.toFixed(0)} + ${r.cpu.serverUsPerUnit.toFixed(0)} µs)` : "")
+          ).join(", "),
+      );
+    }
+    await server.admin("DROP DATABASE anchor WITH (FORCE)");
+
+    const fleets: FleetCounts[] = [];
+    const postgres: ConfigurationResult[] = [];
+    const idlePolls: IdlePollResult[] = [];
+    for (const machines of plan.fleetSizes) {
+      const result = await benchPostgresFleet(server, plan, machines);
+      fleets.push(result.fleet);
+      postgres.push(...result.configurations);
+      idlePolls.push(result.idlePoll);
+    }
+    await server.stop();
+    const pglite = await benchPglite(plan);
+    fleets.push(pglite.fleet);
+
+    const anchorMedian = medianAnchor(anchorRuns, plan.workerCounts);
+    const { outPath, ...planFields } = plan;
+    const report: BenchReport = {
+      timestamp: new Date().toISOString(),
+      durationSeconds: (performance.now() - startedAt) / 1000,
+      loadAverage: { start: loadAtStart, end: Deno.loadavg() },
+      plan: planFields,
+      machine,
+      anchor: { source: anchorSource, runs: anchorRuns, median: anchorMedian },
+      fleets,
+      postgres,
+      pglite: [pglite.configuration],
+      idlePolls,
+      targets: checkTargets({
+        anchorUnitsPerSecond: new Map(anchorMedian.map((a) => [a.clients, a.unitsPerSecond])),
+        postgres,
+        pglite: [pglite.configuration],
+      }),
+      notes: [
+        "A unit is a claim (getMachinesForAgentStart returned unawaited: one statement) and a finish that sets " +
+        "the agent-started tag (one statement). Retries are bmdb.counters.transactionRetries per 100 units.",
+        "The recycler (DELETE of machine_agent_started rows older than 1 s, every 100 ms, on its own READ " +
+        "COMMITTED connection) keeps machines coming back like the anchor's 1-second tag: extra work Drover " +
+        "pays here and the anchor does not.",
+        "CPU µs/unit: client is this Deno process (workers, BMDB, postgres.js, the recycler's client side; with " +
+        "PGlite also the database) or, for the anchor, run.sh's pgbench and psql; server is every PostgreSQL " +
+        "process. The anchor's are a difference between its run and a 1-second run, so run.sh's schema setup cancels.",
+        "run.sh gets its database through PGDATABASE: with its usage example's `-d anchor`, pgbench (for which -d " +
+        "means --debug) prints a dozen lines per transaction into run.sh's capture, and the anchor runs 15-25% slower.",
+        "The anchor has 10,000 machines; the 100k rows' ratios compare with that same anchor.",
+        `${plan.liveSessions} live sessions: the workers' own (heartbeating) plus idle rows with a day-long deadline.`,
+        "PGlite is opened as openBmdb() without databaseUrl opens it (PGlite.create('memory://') and the BMDB's " +
+        "PGlite driver), kept by the bench to seed it with raw SQL; the recycler shares its one backend.",
+      ],
+    };
+    console.log(formatReport(report));
+    await writeReport(outPath, report);
+    progress(`wrote ${outPath}`);
+    return 0;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    await server.stop();
+  }
+}
+
+Deno.exit(await main());

@@ -1,0 +1,87 @@
+/**
+ * What one `deno task bench` run measures, from its command line.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** Everything a bench run needs to know up front. */
+export interface BenchPlan {
+  quick: boolean;
+  /** Length of one measured run, for the anchor and for Drover. */
+  seconds: number;
+  /** Measured runs per configuration; each figure is their median. */
+  runs: number;
+  /** Unmeasured work before a configuration's runs (connections open, plans cached). */
+  warmupSeconds: number;
+  /** Workers (and the anchor's clients) per configuration. */
+  workerCounts: readonly number[];
+  /** Fleets measured on PostgreSQL, in order. */
+  fleetSizes: readonly number[];
+  /** The fleet of the PGlite run (one worker). */
+  pgliteFleetSize: number;
+  /** Live sessions in the database during a run: the workers' own plus idle ones. */
+  liveSessions: number;
+  /** One machine in this many is in an active backoff (spread evenly over the id space). */
+  backoffEvery: number;
+  /** Claims that find nothing, timed at the largest fleet. */
+  idlePolls: number;
+  /** Where the JSON report goes. */
+  outPath: string;
+}
+
+const USAGE = `deno task bench [--quick] [--seconds N] [--runs N] [--out PATH]
+
+  --quick      one short run per configuration (about 3 s), for a quick look
+  --seconds N  length of each measured run (default 10; 3 with --quick)
+  --runs N     measured runs per configuration, reported as the median (default 3; 1 with --quick)
+  --out PATH   JSON report (default bench/results/latest.json)`;
+
+function positiveNumber(name: string, text: string | undefined, fallback: number, integer: boolean): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new RangeError(
+      `--${name} must be a positive ${integer ? "integer" : "number"}: current value is ${JSON.stringify(text)}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Reads the command line. Returns undefined after printing the usage for `--help`.
+ * @throws {RangeError} a malformed number; {TypeError} an unknown option.
+ */
+export function parsePlan(args: string[]): BenchPlan | undefined {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: "boolean", default: false },
+      seconds: { type: "string" },
+      runs: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return undefined;
+  }
+  const quick = values.quick;
+  const seconds = positiveNumber("seconds", values.seconds, quick ? 3 : 10, false);
+  return {
+    quick,
+    seconds,
+    runs: positiveNumber("runs", values.runs, quick ? 1 : 3, true),
+    warmupSeconds: quick ? 0.5 : 1.5,
+    workerCounts: [1, 4, 16],
+    fleetSizes: [10_000, 100_000],
+    pgliteFleetSize: 10_000,
+    liveSessions: 64,
+    backoffEvery: 100,
+    idlePolls: quick ? 5 : 15,
+    outPath: values.out ?? new URL("./results/latest.json", import.meta.url).pathname,
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * The bench's results: a readable table for the terminal, and the JSON file
+ * (bench/results/latest.json) with every figure.
+ *
+ * @module
+ */
+import { dirname } from "node:path";
+import type { AnchorResult, AnchorSource } from "./anchor.ts";
+import type { ConfigurationResult } from "./configuration.ts";
+import type { FleetCounts } from "./fleet.ts";
+import type { IdlePollResult } from "./idle_poll.ts";
+import type { MachineInfo } from "./machine_info.ts";
+import type { BenchPlan } from "./plan.ts";
+import { fleetLabel, RATIO_AIM, RATIO_FLOOR, ratioToAnchor, type TargetCheck } from "./targets.ts";
+
+/** Everything a bench run measured. */
+export interface BenchReport {
+  timestamp: string;
+  durationSeconds: number;
+  /** `Deno.loadavg()` when the bench started and ended: other processes on the machine skew the figures. */
+  loadAverage: { start: number[]; end: number[] };
+  plan: Omit<BenchPlan, "outPath">;
+  machine: MachineInfo;
+  anchor: {
+    source: AnchorSource;
+    /** One entry per run, each with one result per client count. */
+    runs: AnchorResult[][];
+    /** Medians over the runs, per client count. */
+    median: AnchorResult[];
+  };
+  fleets: FleetCounts[];
+  postgres: ConfigurationResult[];
+  pglite: ConfigurationResult[];
+  idlePolls: IdlePollResult[];
+  targets: TargetCheck[];
+  notes: string[];
+}
+
+function table(headers: string[], rows: string[][], rightAligned: (i: number) => boolean): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => rightAligned(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+function fixed(n: number | undefined, digits: number): string {
+  return n === undefined || Number.isNaN(n) ? "-" : n.toFixed(digits);
+}
+
+function mark(met: boolean): string {
+  return met ? "met" : "MISSED";
+}
+
+/** Runs of one configuration whose fastest is this much above its slowest are too noisy to judge by. */
+const NOISY_SPREAD = 1.3;
+
+function spread(runs: ({ unitsPerSecond: number } | undefined)[]): number {
+  const values = runs.filter((r) => r !== undefined).map((r) => r.unitsPerSecond);
+  return values.length > 1 ? Math.max(...values) / Math.min(...values) : NaN;
+}
+
+function maxOf(values: (number | undefined)[]): number | undefined {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length > 0 ? Math.max(...known) : undefined;
+}
+
+function mib(bytes: number | undefined): string {
+  return bytes === undefined ? "-" : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
+/** The terminal summary: configurations, the anchor, other figures, targets. */
+export function formatReport(r: BenchReport): string {
+  const anchor = new Map(r.anchor.median.map((a) => [a.clients, a.unitsPerSecond]));
+  const smallest = Math.min(...r.postgres.map((c) => c.machines));
+  const p99At = (machines: number, workers: number) =>
+    r.postgres.find((c) => c.machines === machines && c.workers === workers)?.median.claimP99Ms;
+  const rows = [...r.postgres, ...r.pglite].map((c) => {
+    const ratio = ratioToAnchor(c, anchor);
+    const isPg = c.database === "postgres";
+    const ratioTargets = isPg && c.machines === smallest;
+    const floor = RATIO_FLOOR[c.workers];
+    const aim = RATIO_AIM[c.workers];
+    const p99Base = isPg && c.machines !== smallest ? p99At(smallest, c.workers) : undefined;
+    return [
+      `${isPg ? "PostgreSQL" : "PGlite"} ${fleetLabel(c.machines)}`,
+      String(c.workers),
+      fixed(c.median.unitsPerSecond, 0),
+      isPg || c.workers === 1 ? fixed(anchor.get(c.workers), 0) : "-",
+      fixed(ratio, 2),
+      ratioTargets && floor !== undefined ? `${floor.toFixed(2)} ${mark(ratio >= floor)}` : "-",
+      ratioTargets && aim !== undefined ? `${aim.toFixed(2)} ${mark(ratio >= aim)}` : "-",
+      `${fixed(c.median.retriesPer100Units, 2)} ${mark(c.median.retriesPer100Units < 1)}`,
+      fixed(c.median.claimP50Ms, 2),
+      fixed(c.median.claimP99Ms, 2),
+      p99Base === undefined
+        ? "-"
+        : `${fixed(c.median.claimP99Ms / p99Base, 2)}x ${mark(c.median.claimP99Ms / p99Base <= 2)}`,
+      fixed(c.median.finishP50Ms, 2),
+      fixed(c.median.clientCpuUsPerUnit, 0),
+      fixed(c.median.serverCpuUsPerUnit, 0),
+    ];
+  });
+  const main = table(
+    [
+      "configuration",
+      "workers",
+      "units/s",
+      "anchor",
+      "ratio",
+      "floor",
+      "aim",
+      "retries/100 (<1)",
+      "claim p50 ms",
+      "claim p99 ms",
+      "p99 vs 10k (<=2x)",
+      "finish p50 ms",
+      "CPU µs/unit: client",
+      "server",
+    ],
+    rows,
+    (i) => i >= 1 && i <= 4 || i >= 8 && i <= 9 || i >= 11,
+  );
+  const anchorSpread = (clients: number) => spread(r.anchor.runs.map((run) => run.find((x) => x.clients === clients)));
+  const anchorTable = table(
+    [
+      "anchor clients",
+      "units/s (median)",
+      "runs",
+      "max/min",
+      "pgbench retries",
+      "latency ms",
+      "CPU µs/unit: client",
+      "server",
+    ],
+    r.anchor.median.map((a) => [
+      String(a.clients),
+      String(a.unitsPerSecond),
+      r.anchor.runs.map((run) => run.find((x) => x.clients === a.clients)?.unitsPerSecond ?? "-").join(" / "),
+      fixed(anchorSpread(a.clients), 2),
+      String(a.retries),
+      fixed(a.latencyMs, 3),
+      fixed(a.cpu?.clientUsPerUnit, 0),
+      fixed(a.cpu?.serverUsPerUnit, 0),
+    ]),
+    (i) => i !== 2,
+  );
+  const noisy = [...r.postgres, ...r.pglite].map((c) => ({ c, s: spread(c.runs) }))
+    .filter(({ c, s }) => s > NOISY_SPREAD || anchorSpread(c.workers) > NOISY_SPREAD && c.database === "postgres");
+  const pglite = r.pglite.find((c) => c.workers === 1);
+  const cpuRatios = r.postgres.filter((c) => c.machines === smallest).flatMap((c) => {
+    const a = r.anchor.median.find((x) => x.clients === c.workers)?.cpu;
+    const anchorUs = a ? a.clientUsPerUnit + a.serverUsPerUnit : NaN;
+    const droverUs = c.median.clientCpuUsPerUnit + c.median.serverCpuUsPerUnit;
+    return Number.isNaN(anchorUs / droverUs) ? [] : [`${c.workers}w ${fixed(anchorUs / droverUs, 2)}`];
+  });
+  const loads = [...r.postgres, ...r.pglite].flatMap((c) =>
+    c.runs.flatMap((x) => [x.loadAverage.start, x.loadAverage.end])
+  );
+  const other = [
+    `1-minute load average during Drover's runs: ${fixed(Math.min(...loads), 1)} to ${fixed(Math.max(...loads), 1)} ` +
+    `(${r.machine.cores} cores; bench start ${fixed(r.loadAverage.start[0], 1)}, end ${
+      fixed(r.loadAverage.end[0], 1)
+    })` +
+    (Math.max(...loads) > r.machine.cores / 2 ? ": other processes were busy, so absolute figures are low" : ""),
+    ...r.postgres.filter((c) => c.workers === 16).map((c) =>
+      `Peak RSS, 16 workers, ${fleetLabel(c.machines)} machines: ${mib(c.peakRssBytes)} (< 150 MiB: ${
+        mark((c.peakRssBytes ?? Infinity) < 150 * 2 ** 20)
+      }; V8 heap committed at most ${mib(maxOf(c.runs.map((x) => x.memoryPeaks?.heapTotalBytes)))})`
+    ),
+    ...(pglite
+      ? [
+        `PGlite 1 worker: ${fixed(pglite.median.unitsPerSecond, 0)} units/s (>= 1000: ${
+          mark(pglite.median.unitsPerSecond >= 1000)
+        })`,
+      ]
+      : []),
+    ...(cpuRatios.length > 0
+      ? [
+        `CPU per unit (client + server), anchor ÷ Drover at ${fleetLabel(smallest)}: ${cpuRatios.join(", ")} ` +
+        `(robust to other load; it is the ratio the runs tend to once the ${r.machine.cores} cores are saturated)`,
+      ]
+      : []),
+    ...r.idlePolls.map((p) =>
+      `Idle poll (nothing eligible) at ${fleetLabel(p.machines)} machines: median ${fixed(p.medianMs, 1)} ms ` +
+      `(min ${fixed(p.minMs, 1)}, max ${fixed(p.maxMs, 1)}, ${p.polls} polls)`
+    ),
+    ...[...r.postgres, ...r.pglite].map((c) => {
+      const busy = c.runs.reduce((n, run) => n + run.recycler.busyMs, 0);
+      const seconds = c.runs.reduce((n, run) => n + run.seconds, 0);
+      const deleted = c.runs.reduce((n, run) => n + run.recycler.deleted, 0);
+      return `Recycler (extra work Drover pays, the anchor does not), ${c.database} ${fleetLabel(c.machines)} ` +
+        `${c.workers}w: ${(busy / seconds / 10).toFixed(1)}% of wall time in DELETE, ${
+          (deleted / seconds).toFixed(0)
+        } rows/s`;
+    }),
+  ];
+  const targets = table(
+    ["target", "rule", "value", "status"],
+    r.targets.map((t) => [t.subject, t.rule, fixed(t.value, 2), mark(t.met)]),
+    (i) => i === 2,
+  );
+  const m = r.machine;
+  return [
+    `Drover BMDB bench, ${r.timestamp} (${r.plan.quick ? "quick, " : ""}${r.plan.runs} run(s) of ${r.plan.seconds} s ` +
+    `per configuration, medians; took ${r.durationSeconds.toFixed(0)} s)`,
+    `${m.cpuModel}, ${m.cores} cores; Deno ${m.deno}, PostgreSQL ${m.postgresql} (fsync ${
+      m.postgresSettings.fsync ?? "?"
+    }), postgres.js ${m.postgresJs}, PGlite ${m.pglite}`,
+    `Anchor: ${r.anchor.source.dir} (${r.anchor.source.origin})`,
+    "",
+    main,
+    "",
+    anchorTable,
+    "",
+    ...other,
+    "",
+    targets,
+    "",
+    ...(noisy.length > 0
+      ? [
+        `Warning: runs disagree by more than ${NOISY_SPREAD}x (Drover's or the anchor's) for ${
+          noisy.map(({ c }) => `${c.database} ${fleetLabel(c.machines)} ${c.workers}w`).join(", ")
+        }: those ratios and verdicts are noise-bound; rerun on a quiet machine.`,
+      ]
+      : []),
+    ...r.notes.map((n) => `Note: ${n}`),
+  ].join("\n");
+}
+
+/** Writes the report as JSON (creating the directory). */
+export async function writeReport(path: string, report: BenchReport): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  await Deno.writeTextFile(path, JSON.stringify(report, null, 2) + "\n");
+}

@@ -1,0 +1,121 @@
+/**
+ * DESIGN.md's performance targets ("Performance targets: ratios to a
+ * yardstick taken in the same run"), and the check of a run against them.
+ * Where issue 3 names absolute figures, these ratios stand.
+ *
+ * @module
+ */
+import type { ConfigurationResult } from "./configuration.ts";
+
+/** Drover ÷ anchor on PostgreSQL at the same client count: the floor, per worker count. */
+export const RATIO_FLOOR: Readonly<Record<number, number>> = { 1: 0.70, 4: 0.65, 16: 0.65 };
+/** Drover ÷ anchor: the aim, per worker count. */
+export const RATIO_AIM: Readonly<Record<number, number>> = { 1: 0.85, 4: 0.80, 16: 0.85 };
+/** PGlite, one worker, 10,000 machines. */
+export const PGLITE_FLOOR_UNITS_PER_SECOND = 1000;
+/** Retries stay under this many per 100 units. */
+export const RETRIES_PER_100_BELOW = 1;
+/** Claim p99 at 100,000 machines is at most this many times that at 10,000. */
+export const CLAIM_P99_GROWTH_AT_MOST = 2;
+/** One process running 16 workers stays under this RSS. */
+export const RSS_16_WORKERS_BELOW_BYTES = 150 * 1024 * 1024;
+
+/** One target, checked. */
+export interface TargetCheck {
+  /** What is compared, e.g. "PostgreSQL 10k, 4 workers: ratio to anchor". */
+  subject: string;
+  /** The rule, e.g. ">= 0.65 (floor)". */
+  rule: string;
+  value: number;
+  met: boolean;
+}
+
+/** What the targets are checked against. */
+export interface TargetInput {
+  /** The anchor's median units/s per client count. */
+  anchorUnitsPerSecond: ReadonlyMap<number, number>;
+  postgres: readonly ConfigurationResult[];
+  pglite: readonly ConfigurationResult[];
+}
+
+/** `10k`, `100k`. */
+export function fleetLabel(machines: number): string {
+  return machines % 1000 === 0 ? `${machines / 1000}k` : String(machines);
+}
+
+/** Drover ÷ anchor for a configuration; NaN without an anchor figure. */
+export function ratioToAnchor(c: ConfigurationResult, anchor: ReadonlyMap<number, number>): number {
+  const a = anchor.get(c.workers);
+  return a ? c.median.unitsPerSecond / a : NaN;
+}
+
+function workersLabel(n: number): string {
+  return `${n} worker${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * Checks every target DESIGN.md sets. The ratio floor and aim apply to the
+ * 10,000-machine fleet (the one the anchor has); the larger fleet is held to
+ * the claim p99 rule.
+ */
+export function checkTargets(input: TargetInput): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const smallest = Math.min(...input.postgres.map((c) => c.machines));
+  const largest = Math.max(...input.postgres.map((c) => c.machines));
+  for (const c of input.postgres.filter((c) => c.machines === smallest)) {
+    const ratio = ratioToAnchor(c, input.anchorUnitsPerSecond);
+    const subject = `PostgreSQL ${fleetLabel(c.machines)}, ${workersLabel(c.workers)}: ratio to anchor`;
+    const floor = RATIO_FLOOR[c.workers];
+    const aim = RATIO_AIM[c.workers];
+    if (floor !== undefined) {
+      checks.push({ subject, rule: `>= ${floor.toFixed(2)} (floor)`, value: ratio, met: ratio >= floor });
+    }
+    if (aim !== undefined) {
+      checks.push({ subject, rule: `>= ${aim.toFixed(2)} (aim)`, value: ratio, met: ratio >= aim });
+    }
+  }
+  for (const c of [...input.postgres, ...input.pglite]) {
+    const db = c.database === "postgres" ? "PostgreSQL" : "PGlite";
+    const value = c.median.retriesPer100Units;
+    checks.push({
+      subject: `${db} ${fleetLabel(c.machines)}, ${workersLabel(c.workers)}: retries per 100 units`,
+      rule: `< ${RETRIES_PER_100_BELOW}`,
+      value,
+      met: value < RETRIES_PER_100_BELOW,
+    });
+  }
+  if (largest !== smallest) {
+    for (const big of input.postgres.filter((c) => c.machines === largest)) {
+      const small = input.postgres.find((c) => c.machines === smallest && c.workers === big.workers);
+      if (!small) continue;
+      const growth = big.median.claimP99Ms / small.median.claimP99Ms;
+      checks.push({
+        subject: `PostgreSQL ${workersLabel(big.workers)}: claim p99 at ${fleetLabel(largest)} ÷ at ${
+          fleetLabel(smallest)
+        }`,
+        rule: `<= ${CLAIM_P99_GROWTH_AT_MOST}`,
+        value: growth,
+        met: growth <= CLAIM_P99_GROWTH_AT_MOST,
+      });
+    }
+  }
+  for (const c of input.postgres.filter((c) => c.workers === 16 && c.peakRssBytes !== undefined)) {
+    const bytes = c.peakRssBytes ?? NaN;
+    checks.push({
+      subject: `PostgreSQL ${fleetLabel(c.machines)}, 16 workers: peak RSS (MiB)`,
+      rule: `< ${RSS_16_WORKERS_BELOW_BYTES / 2 ** 20}`,
+      value: bytes / 2 ** 20,
+      met: bytes < RSS_16_WORKERS_BELOW_BYTES,
+    });
+  }
+  for (const c of input.pglite) {
+    const value = c.median.unitsPerSecond;
+    checks.push({
+      subject: `PGlite ${fleetLabel(c.machines)}, ${workersLabel(c.workers)}: units/s`,
+      rule: `>= ${PGLITE_FLOOR_UNITS_PER_SECOND} (floor)`,
+      value,
+      met: value >= PGLITE_FLOOR_UNITS_PER_SECOND,
+    });
+  }
+  return checks;
+}
