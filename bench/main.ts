@@ -133,7 +133,7 @@ async function benchPostgresFleet(
 
 async function benchPglite(plan: BenchPlan): Promise<{ fleet: FleetCounts; configuration: ConfigurationResult }> {
   const startedAt = performance.now();
-  const driver = pgliteDriver(await PGlite.create("memory://"), "PGlite in memory");
+  const driver = await pgliteDriver(await PGlite.create("memory://"), "PGlite in memory");
   const bmdb = await openBmdbOnDriver(driver, { component: COMPONENT });
   try {
     const raw = driverRawSql(driver);
@@ -214,6 +214,16 @@ async function main(): Promise<number> {
           ).join(", "),
       );
     }
+    // The anchor as run.sh's usage line shows it (`-d anchor`: pgbench debug on), for comparison.
+    const documentedRuns: AnchorResult[][] = [];
+    for (let i = 0; i < plan.runs; i++) {
+      const results = await runAnchor(anchorSource, { ...anchorOptions, postmaster: undefined, asDocumented: true });
+      documentedRuns.push(results);
+      progress(
+        `anchor as documented (-d) run ${i + 1}/${plan.runs}: ` +
+          results.map((r) => `${r.clients}c ${r.unitsPerSecond} units/s`).join(", "),
+      );
+    }
     await server.admin("DROP DATABASE anchor WITH (FORCE)");
 
     const fleets: FleetCounts[] = [];
@@ -237,7 +247,12 @@ async function main(): Promise<number> {
       loadAverage: { start: loadAtStart, end: Deno.loadavg() },
       plan: planFields,
       machine,
-      anchor: { source: anchorSource, runs: anchorRuns, median: anchorMedian },
+      anchor: {
+        source: anchorSource,
+        runs: anchorRuns,
+        median: anchorMedian,
+        asDocumented: { runs: documentedRuns, median: medianAnchor(documentedRuns, plan.workerCounts) },
+      },
       fleets,
       postgres,
       pglite: [pglite.configuration],

@@ -27,6 +27,8 @@ export interface BenchReport {
     runs: AnchorResult[][];
     /** Medians over the runs, per client count. */
     median: AnchorResult[];
+    /** The anchor run as run.sh's usage line shows (`-d anchor`, which pgbench reads as --debug). */
+    asDocumented?: { runs: AnchorResult[][]; median: AnchorResult[] };
   };
   fleets: FleetCounts[];
   postgres: ConfigurationResult[];
@@ -172,6 +174,18 @@ export function formatReport(r: BenchReport): string {
         `PGlite 1 worker: ${fixed(pglite.median.unitsPerSecond, 0)} units/s (>= 1000: ${
           mark(pglite.median.unitsPerSecond >= 1000)
         })`,
+      ]
+      : []),
+    ...(r.anchor.asDocumented
+      ? [
+        `Anchor as run.sh documents it (-d anchor, pgbench debug on): ${
+          r.anchor.asDocumented.median.map((a) => `${a.clients}c ${a.unitsPerSecond}`).join(", ")
+        } units/s; Drover's ratio to it at ${fleetLabel(smallest)}: ${
+          r.postgres.filter((c) => c.machines === smallest).map((c) => {
+            const a = r.anchor.asDocumented?.median.find((x) => x.clients === c.workers)?.unitsPerSecond;
+            return `${c.workers}w ${fixed(a ? c.median.unitsPerSecond / a : NaN, 2)}`;
+          }).join(", ")
+        }`,
       ]
       : []),
     ...(cpuRatios.length > 0

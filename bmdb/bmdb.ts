@@ -3,10 +3,10 @@
  *
  * @module
  */
+import { ClaimBatcher } from "./claim_batcher.ts";
+import { CommitBatcher } from "./commit_batcher.ts";
 import type { Driver } from "./driver.ts";
-import { openPgliteDriver } from "./driver_pglite.ts";
-import { openPostgresDriver } from "./driver_postgres.ts";
-import { MachineNotFoundError, WorkNotFoundError } from "./errors.ts";
+import { type DatabaseError, MachineNotFoundError, WorkNotFoundError } from "./errors.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 import { migrate, type MigrationResult } from "./migrate.ts";
 import type { Process } from "./model.ts";
@@ -72,15 +72,16 @@ export async function openBmdb(options: OpenBmdbOptions): Promise<Bmdb> {
   if (o.dataDir !== undefined) check.text("dataDir", o.dataDir, { maxLength: 4096 });
   o.signal?.throwIfAborted();
 
+  // Each driver is loaded only when used: the other's package costs memory.
   const driver = o.databaseUrl !== undefined
-    ? await openPostgresDriver({
+    ? await (await import("./driver_postgres.ts")).openPostgresDriver({
       url: o.databaseUrl,
       poolSize,
       connectTimeoutSeconds,
       applicationName: `drover ${component}`.slice(0, 63),
       signal: o.signal,
     })
-    : await openPgliteDriver({ dataDir: o.dataDir });
+    : await (await import("./driver_pglite.ts")).openPgliteDriver({ dataDir: o.dataDir });
   return await openBmdbOnDriver(driver, { ...o, component });
 }
 
@@ -125,6 +126,8 @@ export class Bmdb {
   readonly counters: BmdbCounters = { claims: 0, conflicts: 0, transactionRetries: 0 };
 
   readonly #driver: Driver;
+  readonly #claims: ClaimBatcher;
+  readonly #commits: CommitBatcher;
   readonly #logger: Logger;
   readonly #signal: AbortSignal | undefined;
   readonly #sessions = new Set<Session>();
@@ -141,6 +144,20 @@ export class Bmdb {
     this.migration = init.migration;
     this.#logger = init.logger;
     this.#signal = init.signal;
+    const onRetry = (what: string) => (error: DatabaseError, count: number) => {
+      this.counters.transactionRetries += count;
+      this.#logger.debug(`${what} batch retried`, { code: error.code, count, error });
+    };
+    this.#claims = new ClaimBatcher(driver, onRetry("claim"));
+    this.#commits = new CommitBatcher(driver, onRetry("commit"));
+  }
+
+  /**
+   * How batching went: claims through workflow queries and composed commits,
+   * and the statements that served them.
+   */
+  get batches(): { claims: { batches: number; requests: number }; commits: { batches: number; requests: number } } {
+    return { claims: this.#claims.stats, commits: this.#commits.stats };
   }
 
   #assertOpen(): void {
@@ -176,6 +193,8 @@ export class Bmdb {
     );
     const session = new Session({
       driver: this.#driver,
+      claims: this.#claims,
+      commits: this.#commits,
       logger: this.#logger,
       counters: this.counters,
       onClosed: (s) => this.#sessions.delete(s),

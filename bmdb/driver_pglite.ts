@@ -14,6 +14,7 @@ import { setImmediate } from "node:timers";
 import { parse, PGlite, protocol } from "@electric-sql/pglite";
 import type { BeginOptions, Driver, DriverTransaction, Row } from "./driver.ts";
 import { DatabaseError } from "./errors.ts";
+import { INDEX_PROBES_ONLY } from "./planner.ts";
 
 /** Options for {@linkcode openPgliteDriver}. */
 export interface PgliteDriverOptions {
@@ -71,14 +72,17 @@ function toDatabaseError(error: unknown): DatabaseError {
 export async function openPgliteDriver(options: PgliteDriverOptions = {}): Promise<Driver> {
   if (options.dataDir) await Deno.mkdir(options.dataDir, { recursive: true });
   const db = await PGlite.create(options.dataDir ?? "memory://");
-  return pgliteDriver(db, options.dataDir ? `PGlite in ${options.dataDir}` : "PGlite in memory");
+  return await pgliteDriver(db, options.dataDir ? `PGlite in ${options.dataDir}` : "PGlite in memory");
 }
 
 /**
  * Wraps an open PGlite instance (tests clone a migrated template this way).
  * The driver owns the instance from here on: `close()` closes it.
  */
-export function pgliteDriver(db: PGlite, target: string): Driver {
+export async function pgliteDriver(db: PGlite, target: string): Promise<Driver> {
+  // One backend serves everything, so its session settings are the work
+  // pool's (see planner.ts); statistics queries only lose sequential scans.
+  await db.exec(Object.entries(INDEX_PROBES_ONLY).map(([k, v]) => `SET ${k} = ${v};`).join("\n"));
   const mutex = new Mutex();
   const prepared = new Map<string, Prepared>();
   let statementCount = 0;

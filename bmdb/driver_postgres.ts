@@ -10,6 +10,7 @@
 import postgres from "postgres";
 import type { BeginOptions, Driver, DriverTransaction, Isolation, Row } from "./driver.ts";
 import { DatabaseError, DatabaseUnavailableError, InvalidArgumentError } from "./errors.ts";
+import { INDEX_PROBES_ONLY, NO_JIT } from "./planner.ts";
 
 /** Options for {@linkcode openPostgresDriver}. */
 export interface PostgresDriverOptions {
@@ -55,6 +56,8 @@ function toDatabaseError(error: unknown): DatabaseError {
   return new DatabaseError(message + detail, code, { cause: error });
 }
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 // postgres.js returns int8 as a string and bytea as a Buffer; PGlite returns a
 // number and a Uint8Array. Make both drivers return the same values.
 const types = {
@@ -67,7 +70,11 @@ const types = {
   bytea: {
     to: 17,
     from: [17],
-    serialize: (x: Uint8Array) => "\\x" + Array.from(x, (b) => b.toString(16).padStart(2, "0")).join(""),
+    serialize: (x: Uint8Array) => {
+      let hex = "\\x";
+      for (const b of x) hex += HEX[b];
+      return hex;
+    },
     parse: (x: string) => {
       const hex = x.startsWith("\\x") ? x.slice(2) : x;
       const out = new Uint8Array(hex.length / 2);
@@ -75,37 +82,6 @@ const types = {
       return out;
     },
   },
-};
-
-/**
- * JIT compiling costs 100 ms to over a second and pays off only for long
- * analytical queries. Worse, a plan that still needs a sequential scan under
- * `enable_seqscan = off` (postgres.js's type lookup on every new connection)
- * looks expensive enough to be compiled; the statement then stalls inside a
- * serializable snapshot, every overlapping transaction keeps its predicate
- * locks, and claims fail in droves (measured: 16 workers fell from ~600 to
- * ~90 units/s with 60 retries per 100 units).
- */
-const NO_JIT = { jit: "off" };
-
-/**
- * Planner settings of the work pool (PostgreSQL only), as the benchmark
- * anchor's functions set them. Under SERIALIZABLE a sequential scan (or a
- * merge or hash join feeding from one) takes a predicate lock on a whole
- * table, and then every pair of concurrent claims conflicts: the planner picks
- * those for the small hot tables. With these, every workflow condition is an
- * index probe on the machine at hand. Work statements are parameterised OLTP
- * statements, so the generic plan is the right one and planning happens once
- * per connection, not per call.
- */
-const INDEX_PROBES_ONLY = {
-  ...NO_JIT,
-  enable_seqscan: "off",
-  enable_bitmapscan: "off",
-  enable_hashjoin: "off",
-  enable_mergejoin: "off",
-  enable_material: "off",
-  plan_cache_mode: "force_generic_plan",
 };
 
 /**

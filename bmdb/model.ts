@@ -2,8 +2,10 @@
  * The BMDB's vocabulary: processes, providers, statuses and history events.
  * Values are the strings stored in the database.
  *
- * ONCHANGE(migrations/): the CHECK constraints list the same values; a new
- * value needs a migration that replaces them.
+ * ONCHANGE(migrations/): the CHECK constraints on work_backoff and
+ * machine_provided list the same values; a new value needs a migration that
+ * replaces them. (work_slot and work_history have none since 0002: only the
+ * BMDB writes them, after validating.)
  *
  * @module
  */

@@ -19,9 +19,12 @@ import { liveWorkOn } from "./queries_workflows.ts";
 import { type Guard, guardOn } from "./query.ts";
 import { join, raw, type Sql, sql } from "./sql.ts";
 
-/** `AND` no live work of a process that excludes `process` on the machine; empty when none does. */
-function notExcluded(machine: Sql, process: Process): Sql {
-  const others = excludingProcesses(process);
+/**
+ * `AND` no live work of a process that excludes `process` on the machine;
+ * empty when none does, or when the candidates already exclude it.
+ */
+function notExcluded(machine: Sql, process: Process, alreadyExcluded: readonly Process[] = []): Sql {
+  const others = excludingProcesses(process).filter((p) => !alreadyExcluded.includes(p));
   return others.length ? sql`AND NOT ${liveWorkOn(machine, others)}` : raw("");
 }
 
@@ -32,9 +35,6 @@ const LIVE = (sessionId: string) =>
 // them), so a release's RETURNING still sees whether a cancel was requested.
 const FREE_SLOT = raw("session_id = NULL, started_at = NULL");
 
-/** Result columns of {@linkcode claimWork} that are not the candidate's own. */
-export const CLAIM_META = ["__alive", "__claimed", "__last_interval_seconds"] as const;
-
 /**
  * Locks the first row of `candidates` (a query returning `machine_id`, plus
  * whatever else the caller wants back) for `process` if its slot is free and
@@ -44,9 +44,11 @@ export const CLAIM_META = ["__alive", "__claimed", "__last_interval_seconds"] as
  * (see {@linkcode takeOverWork}).
  *
  * One row: the candidate's columns (all NULL when there was none), `__alive`,
- * `__claimed` (0 when the slot is held), `__last_interval_seconds`.
+ * `__claimed` (0 when the slot is held).
  */
-export function claimWork(p: { sessionId: string; process: Process; candidates: Sql }): Sql {
+export function claimWork(
+  p: { sessionId: string; process: Process; candidates: Sql; candidatesExclude?: readonly Process[] },
+): Sql {
   const s = p.sessionId;
   const proc = p.process;
   return sql`WITH live AS (${LIVE(s)}),
@@ -54,7 +56,7 @@ export function claimWork(p: { sessionId: string; process: Process; candidates: 
     claimed AS (
       INSERT INTO work_slot (machine_id, process, session_id, started_at)
       SELECT machine_id, ${proc}::text, ${s}::uuid, now() FROM candidate
-      WHERE EXISTS (SELECT 1 FROM live) ${notExcluded(raw("candidate.machine_id"), proc)}
+      WHERE EXISTS (SELECT 1 FROM live) ${notExcluded(raw("candidate.machine_id"), proc, p.candidatesExclude)}
       ON CONFLICT (machine_id, process) DO UPDATE
         SET session_id = excluded.session_id, started_at = excluded.started_at,
           cancel_requested_at = NULL, cancel_requested_by = NULL
@@ -63,12 +65,68 @@ export function claimWork(p: { sessionId: string; process: Process; candidates: 
     started AS (
       INSERT INTO work_history (machine_id, process, event, session_id)
       SELECT machine_id, ${proc}::text, 'Started', ${s}::uuid FROM claimed)
-    SELECT c.*,
-      (SELECT count(*) FROM live)::int AS __alive,
-      (SELECT count(*) FROM claimed)::int AS __claimed,
-      (SELECT b.last_interval_seconds FROM work_backoff b
-        WHERE b.machine_id = c.machine_id AND b.process = ${proc}::text) AS __last_interval_seconds
+    SELECT c.*, (SELECT count(*) FROM live)::int AS __alive, (SELECT count(*) FROM claimed)::int AS __claimed
     FROM (SELECT 1) one LEFT JOIN candidate c ON true`;
+}
+
+/** One claim of a batch: the session claiming, and where its walk starts. */
+export interface BatchedClaim {
+  sessionId: string;
+  start: string;
+}
+
+/**
+ * {@linkcode claimWork} for many sessions in one statement: each request walks
+ * the workflow's candidates from its own start (`firstEligible`), and one
+ * INSERT claims the first candidate of each. Two requests that found the same
+ * machine: the earlier one gets it, the other is marked `__lost` (its caller
+ * tries again). One row per request, in order, with `__req` (1-based), the
+ * candidate's columns and the same `__alive` and `__claimed` as
+ * {@linkcode claimWork}.
+ */
+export function claimWorkBatch(p: {
+  process: Process;
+  requests: readonly BatchedClaim[];
+  firstEligible: (from: Sql) => Sql;
+  candidatesExclude?: readonly Process[];
+}): Sql {
+  const proc = p.process;
+  const sessionIds = p.requests.map((r) => r.sessionId);
+  const starts = p.requests.map((r) => r.start);
+  // ONCHANGE(claim_batcher.ts): the two arrays must stay the first parameters.
+  return sql`WITH req AS (
+      SELECT r.session_id, r.start, r.ord
+      FROM unnest(${sessionIds}::uuid[], ${starts}::uuid[]) WITH ORDINALITY AS r(session_id, start, ord)),
+    live AS (
+      SELECT req.ord, req.session_id, req.start FROM req
+      WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = req.session_id AND s.session_deadline > now())),
+    cand AS (
+      SELECT live.ord AS __ord, live.session_id AS __session_id, c.*
+      FROM live CROSS JOIN LATERAL (${p.firstEligible(raw("live.start"))}) c),
+    picked AS (
+      SELECT DISTINCT ON (machine_id) __ord, __session_id, machine_id FROM cand ORDER BY machine_id, __ord),
+    claimed AS (
+      INSERT INTO work_slot (machine_id, process, session_id, started_at)
+      SELECT machine_id, ${proc}::text, __session_id, now() FROM picked
+      WHERE true ${notExcluded(raw("picked.machine_id"), proc, p.candidatesExclude)}
+      ON CONFLICT (machine_id, process) DO UPDATE
+        SET session_id = excluded.session_id, started_at = excluded.started_at,
+          cancel_requested_at = NULL, cancel_requested_by = NULL
+        WHERE work_slot.session_id IS NULL
+      RETURNING machine_id, session_id),
+    started AS (
+      INSERT INTO work_history (machine_id, process, event, session_id)
+      SELECT machine_id, ${proc}::text, 'Started', session_id FROM claimed)
+    SELECT req.ord AS __req, c.*,
+      (live.ord IS NOT NULL)::int AS __alive,
+      (claimed.machine_id IS NOT NULL)::int AS __claimed,
+      (c.machine_id IS NOT NULL AND picked.__ord <> req.ord)::int AS __lost
+    FROM req
+    LEFT JOIN live ON live.ord = req.ord
+    LEFT JOIN cand c ON c.__ord = req.ord
+    LEFT JOIN picked ON picked.machine_id = c.machine_id
+    LEFT JOIN claimed ON claimed.machine_id = c.machine_id AND claimed.session_id = req.session_id
+    ORDER BY req.ord`;
 }
 
 /**
@@ -106,9 +164,7 @@ export function takeOverWork(p: { sessionId: string; process: Process; machineId
       ORDER BY e.seq)
     SELECT ${m}::uuid AS machine_id,
       (SELECT count(*) FROM live)::int AS __alive,
-      (SELECT count(*) FROM claimed)::int AS __claimed,
-      (SELECT b.last_interval_seconds FROM work_backoff b
-        WHERE b.machine_id = ${m}::uuid AND b.process = ${proc}::text) AS __last_interval_seconds`;
+      (SELECT count(*) FROM claimed)::int AS __claimed`;
 }
 
 /** A single explicit candidate, for a `retrieve` that returned machine ids. */
@@ -138,78 +194,108 @@ export function toWorkOutcome(rows: Row[]): WorkOutcome {
   };
 }
 
-type WorkKey = { sessionId: string; machineId: string; process: Process };
+export type WorkKey = { sessionId: string; machineId: string; process: Process };
 
 /**
  * The CTEs shared by the statements that end work: `live`, and `released`
  * (the slot, if still this session's, freed; returning its cancel request).
+ * `prefix` names them apart when several commits share a statement.
  */
-function releaseCtes(k: WorkKey, options: { requireLive: boolean }): Sql {
-  return sql`live AS (${LIVE(k.sessionId)}),
-    released AS (
+function releaseCtes(k: WorkKey, options: { requireLive: boolean; prefix?: string }): Sql {
+  const n = (name: string) => raw(`${options.prefix ?? ""}${name}`);
+  return sql`${n("live")} AS (${LIVE(k.sessionId)}),
+    ${n("released")} AS (
       UPDATE work_slot SET ${FREE_SLOT}
       WHERE machine_id = ${k.machineId}::uuid AND process = ${k.process}::text AND session_id = ${k.sessionId}::uuid
-        ${options.requireLive ? raw("AND EXISTS (SELECT 1 FROM live)") : raw("")}
+        ${options.requireLive ? sql`AND EXISTS (SELECT 1 FROM ${n("live")})` : raw("")}
       RETURNING machine_id, cancel_requested_at, cancel_requested_by)`;
 }
 
-const OUTCOME = raw(`SELECT (SELECT count(*) FROM live)::int AS alive, r.machine_id IS NOT NULL AS released,
+/** The outcome row (see {@linkcode toWorkOutcome}) of the release CTEs named with `prefix`. */
+function outcome(prefix = ""): Sql {
+  return raw(`SELECT (SELECT count(*) FROM ${prefix}live)::int AS alive, r.machine_id IS NOT NULL AS released,
       r.cancel_requested_at IS NOT NULL AS cancel_requested, r.cancel_requested_by AS canceled_by
-    FROM (SELECT 1) one LEFT JOIN released r ON true`);
+    FROM (SELECT 1) one LEFT JOIN ${prefix}released r ON true`);
+}
 
 /** The history row of a release: `event` unless an operator asked to cancel (then Canceled, naming them). */
-function releaseHistory(k: WorkKey, event: "Finished" | "Failed" | "Canceled", cause: string | null = null): Sql {
-  return sql`history AS (
+function releaseHistory(
+  k: WorkKey,
+  event: "Finished" | "Failed" | "Canceled",
+  { cause = null, prefix = "" }: { cause?: string | null; prefix?: string } = {},
+): Sql {
+  return sql`${raw(`${prefix}history`)} AS (
       INSERT INTO work_history (machine_id, process, event, failed_cause, session_id, actor)
       SELECT ${k.machineId}::uuid, ${k.process}::text,
         CASE WHEN cancel_requested_at IS NULL THEN ${event}::text ELSE 'Canceled' END,
         CASE WHEN cancel_requested_at IS NULL THEN ${cause}::text END,
         ${k.sessionId}::uuid, cancel_requested_by
-      FROM released)`;
+      FROM ${raw(`${prefix}released`)})`;
+}
+
+/** A commit to make: the work, and the tag writes it applies when not canceled. */
+export interface Commit {
+  work: WorkKey;
+  tags: readonly { build(guard: Guard): Sql }[];
+}
+
+/** The CTEs of one commit, named with `prefix`. */
+function commitCtes({ work: k, tags }: Commit, prefix: string): Sql {
+  const n = (name: string) => raw(`${prefix}${name}`);
+  const ok = guardOn(`${prefix}ok`);
+  const tagCtes = tags.map((t, i) => sql`${n(`tag_${i + 1}`)} AS (${t.build(ok)})`);
+  return sql`${releaseCtes(k, { requireLive: true, prefix })},
+    ${n("ok")} AS (SELECT 1 FROM ${n("released")} WHERE cancel_requested_at IS NULL),
+    ${releaseHistory(k, "Finished", { prefix })},
+    ${n("cleared")} AS (
+      DELETE FROM work_backoff WHERE machine_id = ${k.machineId}::uuid AND process = ${k.process}::text
+        AND EXISTS (SELECT 1 FROM ${n("ok")}))
+    ${tagCtes.length ? sql`, ${join(tagCtes, ", ")}` : raw("")}`;
 }
 
 /**
  * Finishes work: if the session is alive and still holds it, releases it and,
  * unless an operator asked to cancel it, writes Finished, clears the backoff
- * and applies `tags` (guarded, so a canceled work commits none of them). A
+ * and applies the tags (guarded, so a canceled work commits none of them). A
  * canceled work is released with one Canceled row naming the operator.
  */
-export function commitWork(k: WorkKey, tags: readonly { build(guard: Guard): Sql }[]): Sql {
-  const ok = guardOn("ok");
-  const tagCtes = tags.map((t, i) => sql`${raw(`tag_${i + 1}`)} AS (${t.build(ok)})`);
-  return sql`WITH ${releaseCtes(k, { requireLive: true })},
-    ok AS (SELECT 1 FROM released WHERE cancel_requested_at IS NULL),
-    ${releaseHistory(k, "Finished")},
-    cleared AS (
-      DELETE FROM work_backoff WHERE machine_id = ${k.machineId}::uuid AND process = ${k.process}::text
-        AND EXISTS (SELECT 1 FROM ok))
-    ${tagCtes.length ? sql`, ${join(tagCtes, ", ")}` : raw("")}
-    ${OUTCOME}`;
+export function commitWork(commit: Commit): Sql {
+  return sql`WITH ${commitCtes(commit, "")} ${outcome()}`;
+}
+
+/**
+ * Several {@linkcode commitWork}s in one statement (one round trip, one
+ * commit): one outcome row per commit, with `__req` (1-based). The commits
+ * must not write the same row (PostgreSQL refuses with 21000).
+ */
+export function commitWorkBatch(commits: readonly Commit[]): Sql {
+  const prefix = (i: number) => `c${i + 1}_`;
+  const ctes = commits.map((c, i) => commitCtes(c, prefix(i)));
+  const outcomes = commits.map((_, i) => sql`SELECT ${raw(String(i + 1))} AS __req, * FROM (${outcome(prefix(i))}) o`);
+  return sql`WITH ${join(ctes, ",\n")} ${join(outcomes, " UNION ALL ")}`;
+}
+
+/** The interval the last failure of a (machine, process) stored, if a backoff row exists. */
+export function lastBackoffInterval(k: { machineId: string; process: Process }): Sql {
+  return sql`SELECT last_interval_seconds FROM work_backoff
+    WHERE machine_id = ${k.machineId}::uuid AND process = ${k.process}::text`;
 }
 
 /**
  * Fails work: releases it, writes Failed with `cause`, and sets a backoff of
- * `nextSeconds` (or `initialSeconds` when the backoff row that `nextSeconds`
- * grew from is gone, e.g. an operator's retry cleared it meanwhile). A
- * canceled work is released as Canceled, without a backoff.
+ * `seconds`. A canceled work is released as Canceled, without a backoff.
  */
-export function failWork(
-  k: WorkKey,
-  p: { cause: string; nextSeconds: number; initialSeconds: number },
-): Sql {
+export function failWork(k: WorkKey, p: { cause: string; seconds: number }): Sql {
   return sql`WITH ${releaseCtes(k, { requireLive: true })},
-    ${releaseHistory(k, "Failed", p.cause)},
-    next_interval AS (
-      SELECT CASE WHEN EXISTS (SELECT 1 FROM work_backoff
-          WHERE machine_id = ${k.machineId}::uuid AND process = ${k.process}::text)
-        THEN ${p.nextSeconds}::bigint ELSE ${p.initialSeconds}::bigint END AS seconds),
+    ${releaseHistory(k, "Failed", { cause: p.cause })},
     backoff AS (
       INSERT INTO work_backoff (machine_id, process, until, cause, last_interval_seconds)
-      SELECT ${k.machineId}::uuid, ${k.process}::text, now() + i.seconds * interval '1 second', ${p.cause}::text, i.seconds
-      FROM released r, next_interval i WHERE r.cancel_requested_at IS NULL
+      SELECT ${k.machineId}::uuid, ${k.process}::text, now() + ${p.seconds}::bigint * interval '1 second',
+        ${p.cause}::text, ${p.seconds}::bigint
+      FROM released r WHERE r.cancel_requested_at IS NULL
       ON CONFLICT (machine_id, process) DO UPDATE
         SET until = excluded.until, cause = excluded.cause, last_interval_seconds = excluded.last_interval_seconds)
-    ${OUTCOME}`;
+    ${outcome()}`;
 }
 
 /**
@@ -220,7 +306,7 @@ export function failWork(
 export function releaseWork(k: WorkKey): Sql {
   return sql`WITH ${releaseCtes(k, { requireLive: false })},
     ${releaseHistory(k, "Canceled")}
-    ${OUTCOME}`;
+    ${outcome()}`;
 }
 
 /** What an operator's cancel request found. */

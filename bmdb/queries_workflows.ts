@@ -131,25 +131,38 @@ export const LOWEST_UUID = "00000000-0000-0000-0000-000000000000";
  * Up to `limit` of `provider`'s machines that satisfy `eligible`, walked in
  * machine_id order from a random point and wrapping around.
  */
-function candidates(name: string, eligible: Sql, provider: Provider, limit: number): QuerySpec<MachineProvided[]> {
+function candidates(
+  name: string,
+  eligible: Sql,
+  { provider, limit, identity }: { provider: Provider; limit: number; identity: string },
+): QuerySpec<MachineProvided[]> {
   // LIMIT is a literal (a validated integer), not a parameter: a generic plan
   // that does not know the limit is small may fetch a third of the fleet and
   // sort it instead of walking the index, and that plan is both slow and,
   // under SERIALIZABLE, a lock on every machine it read.
-  const range = (op: string, start: string, n: number) =>
+  const range = (bounds: Sql, n: number) =>
     sql`SELECT ${PROVIDED_COLUMNS} FROM machine_provided mp
-        WHERE mp.provider = ${provider}::text AND mp.machine_id ${raw(op)} ${start}::uuid AND ${eligible}
+        WHERE mp.provider = ${provider}::text AND ${bounds} AND ${eligible}
         ORDER BY mp.machine_id LIMIT ${raw(String(n))}`;
   return {
     name,
     kind: "candidates",
     build: () => {
       const start = crypto.randomUUID();
-      return sql`SELECT * FROM ((${range(">=", start, limit)}) UNION ALL (${range("<", start, limit)})) c
+      return sql`SELECT * FROM ((${range(sql`mp.machine_id >= ${start}::uuid`, limit)})
+        UNION ALL (${range(sql`mp.machine_id < ${start}::uuid`, limit)})) c
         LIMIT ${raw(String(limit))}`;
     },
     map: (rows) => rows.map(toMachineProvided),
-    eligibleFrom: (start) => range(">=", start, 1),
+    firstEligible: (from, before) =>
+      range(
+        before === undefined
+          ? sql`mp.machine_id >= ${from}`
+          : sql`mp.machine_id >= ${from} AND mp.machine_id < ${before}`,
+        1,
+      ),
+    excludesLiveWorkOf: SHEPHERD_PROCESSES,
+    identity: `${name}|${provider}|${identity}`,
   };
 }
 
@@ -165,7 +178,7 @@ function providerAndLimit(params: { provider: Provider; limit: number }) {
 /** Machines that need the agent started for the first time. Return it unawaited from `retrieve` to claim in one statement. */
 export function getMachinesForAgentStart(params: { provider: Provider; limit: number }): QuerySpec<MachineProvided[]> {
   const { provider, limit } = providerAndLimit(params);
-  return candidates("getMachinesForAgentStart", agentStartEligible(MP), provider, limit);
+  return candidates("getMachinesForAgentStart", agentStartEligible(MP), { provider, limit, identity: "" });
 }
 
 /** Machines whose agent never reported or went quiet. Return it unawaited from `retrieve` to claim in one statement. */
@@ -173,12 +186,12 @@ export function getMachineForAgentRecovery(
   params: { provider: Provider; limit: number } & RecoveryTimeouts,
 ): QuerySpec<MachineProvided[]> {
   const { provider, limit } = providerAndLimit(params);
-  return candidates(
-    "getMachineForAgentRecovery",
-    agentRecoveryEligible(MP, resolveRecoveryTimeouts(params)),
+  const timeouts = resolveRecoveryTimeouts(params);
+  return candidates("getMachineForAgentRecovery", agentRecoveryEligible(MP, timeouts), {
     provider,
     limit,
-  );
+    identity: `${timeouts.startTimeoutSeconds}|${timeouts.heartbeatTimeoutSeconds}`,
+  });
 }
 
 /**

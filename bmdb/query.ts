@@ -13,6 +13,7 @@
  * @module
  */
 import type { Row } from "./driver.ts";
+import type { Process } from "./model.ts";
 import { empty, raw, type Sql, sql } from "./sql.ts";
 
 /**
@@ -57,11 +58,24 @@ export interface QuerySpec<T> {
   /** Turns result rows into the query's value. */
   map(rows: Row[]): T;
   /**
-   * For `candidates`: the eligible machines with `machine_id >= start`, in
-   * machine_id order, with `machine_id` and the columns `map` reads. A claim
-   * embeds this rather than `build()`, which wraps around to the start.
+   * For `candidates`: the first eligible machine with `from <= machine_id`
+   * (and `< before`, when given), with `machine_id` and the columns `map`
+   * reads. `from` and `before` are UUID expressions: a bound value, or a
+   * column when a batched claim walks from each request's own start. A claim
+   * embeds this rather than `build()`, which wraps around.
    */
-  eligibleFrom?(start: string): Sql;
+  firstEligible?(from: Sql, before?: Sql): Sql;
+  /**
+   * For `candidates`: processes whose live work the predicate already
+   * excludes, so a claim need not check them again.
+   */
+  excludesLiveWorkOf?: readonly Process[];
+  /**
+   * For `candidates`: equal for two specs exactly when their
+   * `firstEligible` statements are equal (name and parameters), so claims
+   * through them can share a statement.
+   */
+  identity?: string;
 }
 
 /** Runs a query's statement; bound to a transaction or to autocommit. */

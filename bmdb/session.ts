@@ -5,6 +5,8 @@
  * @module
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import type { ClaimBatcher } from "./claim_batcher.ts";
+import type { CommitBatcher } from "./commit_batcher.ts";
 import type { Driver, Row } from "./driver.ts";
 import {
   DatabaseError,
@@ -18,18 +20,22 @@ import type { Process } from "./model.ts";
 import { Query } from "./query.ts";
 import type { Queries } from "./queries.ts";
 import { closeSession, heartbeat, toHeartbeatResult } from "./queries_session.ts";
-import { CLAIM_META, claimWork, explicitCandidate, takeOverWork } from "./queries_work.ts";
+import { claimWork, explicitCandidate, takeOverWork } from "./queries_work.ts";
 import { LOWEST_UUID } from "./queries_workflows.ts";
-import { render, type Sql } from "./sql.ts";
+import { render, type Sql, sql } from "./sql.ts";
 import { LazyTransaction, retrying } from "./transaction.ts";
 import * as check from "./validate.ts";
 import { Work, type WorkOwner } from "./work.ts";
 
 const CLOSED = "closed";
+/** How often a claim may lose its machine to another claim of the same batch before it reports a conflict. */
+const MAX_LOST_IN_BATCH = 8;
 
 /** What a session needs from the `Bmdb` that started it. */
 export interface SessionContext {
   driver: Driver;
+  claims: ClaimBatcher;
+  commits: CommitBatcher;
   logger: Logger;
   counters: { claims: number; conflicts: number; transactionRetries: number };
   onClosed(session: Session): void;
@@ -205,6 +211,7 @@ export class Session {
   #workOwner(): WorkOwner {
     return {
       sessionId: this.sessionId,
+      commits: this.#context.commits,
       signal: this.signal,
       driver: this.#context.driver,
       logger: this.#context.logger,
@@ -273,20 +280,40 @@ export class Session {
       try {
         const returned = retrieve(tx.q);
         const run = (statement: Sql) => tx.started ? tx.run(statement) : tx.runAlone(statement);
-        const claim = (candidates: Sql) => run(claimWork({ sessionId: this.sessionId, process: proc, candidates }));
+        const claim = (candidates: Sql, candidatesExclude?: readonly Process[]) =>
+          run(claimWork({ sessionId: this.sessionId, process: proc, candidates, candidatesExclude }));
         let row: Row;
         let map: ((rows: Row[]) => unknown[]) | undefined;
+        const spec = returned instanceof Query ? returned.spec : undefined;
         if (
-          returned instanceof Query && returned.spec.kind === "candidates" && returned.spec.eligibleFrom &&
-          !returned.started && !tx.started
+          spec?.kind === "candidates" && spec.firstEligible && spec.identity !== undefined &&
+          !(returned as Query<R[]>).started && !tx.started
         ) {
           // One statement: walk the workflow's candidates from a random point
-          // and lock the first. Past the last one, start again from the lowest id.
-          returned.markComposed();
-          const from = returned.spec.eligibleFrom;
-          map = returned.spec.map as (rows: Row[]) => unknown[];
-          row = (await claim(from(crypto.randomUUID())))[0];
-          if (Number(row.__alive) > 0 && row.machine_id == null) row = (await claim(from(LOWEST_UUID)))[0];
+          // and lock the first. Past the last one, walk the ids below that point.
+          (returned as Query<R[]>).markComposed();
+          map = spec.map as (rows: Row[]) => unknown[];
+          const firstEligible = spec.firstEligible;
+          const exclude = spec.excludesLiveWorkOf;
+          const identity = spec.identity;
+          let start: string;
+          // Shared with other sessions' claims of the same workflow. Losing a
+          // machine to an earlier request of the same batch: walk again.
+          for (let lost = 0;; lost++) {
+            start = crypto.randomUUID();
+            row = await this.#context.claims.claim({
+              sessionId: this.sessionId,
+              start,
+              process: proc,
+              firstEligible,
+              candidatesExclude: exclude,
+              identity,
+            });
+            if (!row.__lost || lost >= MAX_LOST_IN_BATCH) break;
+          }
+          if (Number(row.__alive) > 0 && row.machine_id == null) {
+            row = (await claim(firstEligible(sql`${LOWEST_UUID}::uuid`, sql`${start}::uuid`), exclude))[0];
+          }
         } else {
           const ids = await returned;
           if (!Array.isArray(ids) || ids.length === 0) throw new NothingToDoError(proc);
@@ -315,22 +342,17 @@ export class Session {
             this.#context.counters.conflicts++;
             throw new WorkConflictError(machineId, proc);
           }
-          row = { ...row, __last_interval_seconds: takeover.__last_interval_seconds };
         }
         await tx.commit();
         let machine: R | undefined;
         if (map) {
-          const own = Object.fromEntries(
-            Object.entries(row).filter(([k]) => !(CLAIM_META as readonly string[]).includes(k)),
-          );
-          machine = map([own])[0] as R;
+          // The mapper reads only its own columns; the claim's __ columns are ignored.
+          machine = map([row])[0] as R;
         }
-        const previous = row.__last_interval_seconds;
         return new Work<R | undefined>(this.#owner, {
           machineId,
           process: proc,
           machine,
-          previousIntervalSeconds: previous == null ? null : Number(previous),
         });
       } catch (error) {
         await tx.rollback();

@@ -47,6 +47,19 @@ export interface RenderedSql {
 
 const CAST = /^::([a-z_ ]+(?:\[\])?)/;
 
+// The cast after each placeholder, per strings array. Tagged templates reuse
+// one strings array per call site, so this is computed once per site.
+const castsOf = new WeakMap<readonly string[], string[]>();
+
+function casts(strings: readonly string[]): string[] {
+  let found = castsOf.get(strings);
+  if (!found) {
+    found = strings.map((s) => CAST.exec(s)?.[1] ?? "");
+    castsOf.set(strings, found);
+  }
+  return found;
+}
+
 /**
  * Renders a fragment tree into text with numbered placeholders. A value used
  * several times with the same cast (`${id}::uuid` twice) becomes one
@@ -55,18 +68,19 @@ const CAST = /^::([a-z_ ]+(?:\[\])?)/;
 export function render(fragment: Sql): RenderedSql {
   const params: unknown[] = [];
   const numbers = new Map<unknown, Map<string, number>>();
-  let text = "";
+  const parts: string[] = [];
   const walk = (f: Sql) => {
     const { strings, values } = f;
+    const after = casts(strings);
     for (let i = 0; i < strings.length; i++) {
-      text += strings[i];
+      parts.push(strings[i]);
       if (i >= values.length) continue;
       const v = values[i];
       if (v instanceof Sql) {
         walk(v);
         continue;
       }
-      const cast = CAST.exec(strings[i + 1])?.[1] ?? "";
+      const cast = after[i + 1];
       let byCast = numbers.get(v);
       if (!byCast) numbers.set(v, byCast = new Map());
       let n = byCast.get(cast);
@@ -74,9 +88,9 @@ export function render(fragment: Sql): RenderedSql {
         params.push(v);
         byCast.set(cast, n = params.length);
       }
-      text += `$${n}`;
+      parts.push(`$${n}`);
     }
   };
   walk(fragment);
-  return { text, params };
+  return { text: parts.join(""), params };
 }

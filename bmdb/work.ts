@@ -4,20 +4,29 @@
  *
  * @module
  */
-import { type Backoff, nextBackoffSeconds, normalizeBackoff, validateBackoff } from "./backoff.ts";
+import { type Backoff, nextBackoffSeconds, validateBackoff } from "./backoff.ts";
+import type { CommitBatcher } from "./commit_batcher.ts";
 import type { Driver, Row } from "./driver.ts";
 import { SessionExpiredError, WorkCanceledError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Process } from "./model.ts";
 import { Query } from "./query.ts";
 import type { Queries } from "./queries.ts";
-import { commitWork, failWork, releaseWork, toWorkOutcome, type WorkOutcome } from "./queries_work.ts";
+import {
+  commitWork,
+  failWork,
+  lastBackoffInterval,
+  releaseWork,
+  toWorkOutcome,
+  type WorkOutcome,
+} from "./queries_work.ts";
 import type { LazyTransaction } from "./transaction.ts";
 import * as check from "./validate.ts";
 
 /** What `Work` needs from the session that holds it. */
 export interface WorkOwner {
   readonly sessionId: string;
+  readonly commits: CommitBatcher;
   readonly signal: AbortSignal;
   readonly driver: Driver;
   readonly logger: Logger;
@@ -66,19 +75,17 @@ export class Work<R = unknown> {
 
   readonly #owner: WorkOwner;
   readonly #cancel = new AbortController();
-  readonly #previousIntervalSeconds: number | null;
   #done: string | undefined;
 
   /** @internal Created by `Session.work()`. */
   constructor(
     owner: WorkOwner,
-    init: { machineId: string; process: Process; machine: R | undefined; previousIntervalSeconds: number | null },
+    init: { machineId: string; process: Process; machine: R | undefined },
   ) {
     this.#owner = owner;
     this.machineId = init.machineId;
     this.process = init.process;
     this.machine = init.machine;
-    this.#previousIntervalSeconds = init.previousIntervalSeconds;
     this.signal = AbortSignal.any([owner.signal, this.#cancel.signal]);
   }
 
@@ -129,14 +136,20 @@ export class Work<R = unknown> {
           const tags = tx.started ? undefined : composableTags(returned);
           let rows: Row[];
           if (tags) {
+            // One statement, shared with other sessions' commits of the same shape.
             tags.forEach((t) => t.markComposed());
-            rows = await tx.runAlone(commitWork(this.#key(), tags.map((t) => t.spec)));
+            rows = [
+              await this.#owner.commits.commit({
+                work: this.#key(),
+                tags: tags.map((t) => t.spec),
+                tagNames: tags.map((t) => t.spec.name),
+              }),
+            ];
           } else {
             composed = false;
             await returned;
-            rows = tx.started
-              ? await tx.run(commitWork(this.#key(), []))
-              : await tx.runAlone(commitWork(this.#key(), []));
+            const commit = commitWork({ work: this.#key(), tags: [] });
+            rows = tx.started ? await tx.run(commit) : await tx.runAlone(commit);
           }
           const result = toWorkOutcome(rows);
           // Commit fn's writes only with a clean release; otherwise undo them
@@ -184,13 +197,22 @@ export class Work<R = unknown> {
     this.#start("fail");
     try {
       this.#owner.assertAlive();
-      const nextSeconds = nextBackoffSeconds(policy, this.#previousIntervalSeconds);
-      const initialSeconds = Math.ceil(normalizeBackoff(policy).initialSeconds);
-      const outcome = toWorkOutcome(
-        await this.#owner.retrying(() =>
-          this.#owner.transaction().runAlone(failWork(this.#key(), { cause: reason, nextSeconds, initialSeconds }))
-        ),
-      );
+      // The interval grows from what the last failure stored, read in the same
+      // transaction as the write (an operator's retry meanwhile restarts it).
+      const outcome = await this.#owner.retrying(async () => {
+        const tx = this.#owner.transaction();
+        try {
+          const last = await tx.run(lastBackoffInterval(this.#key()));
+          const previous = last.length > 0 ? Number(last[0].last_interval_seconds) : null;
+          const seconds = nextBackoffSeconds(policy, previous);
+          const result = toWorkOutcome(await tx.run(failWork(this.#key(), { cause: reason, seconds })));
+          await tx.commit();
+          return result;
+        } catch (error) {
+          await tx.rollback();
+          throw error;
+        }
+      });
       if (!outcome.alive) throw this.#owner.expiredByDatabase();
       this.#owner.logger.info(outcome.cancelRequested ? "work canceled" : "work failed", {
         ...this.#fields(),

@@ -64,7 +64,7 @@ function ensurePostgresTemplate(): Promise<void> {
 function ensurePgliteTemplate(): Promise<Blob> {
   pgliteTemplate ??= (async () => {
     const db = await PGlite.create();
-    const bmdb = await openBmdbOnDriver(pgliteDriver(db, "PGlite template"), { component: "template" });
+    const bmdb = await openBmdbOnDriver(await pgliteDriver(db, "PGlite template"), { component: "template" });
     const dump = await db.dumpDataDir("none");
     await bmdb.close();
     return dump;
@@ -104,7 +104,7 @@ export async function testBmdb(driver: DriverName, options: Partial<OpenBmdbOpti
     };
   }
   const template = await ensurePgliteTemplate();
-  const driver0: Driver = pgliteDriver(await PGlite.create({ loadDataDir: template }), "PGlite in memory");
+  const driver0: Driver = await pgliteDriver(await PGlite.create({ loadDataDir: template }), "PGlite in memory");
   const bmdb = await openBmdbOnDriver(driver0, { component: "test", ...options });
   opened.push(bmdb);
   return {
