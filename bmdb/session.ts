@@ -5,31 +5,22 @@
  * @module
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { claimMachine, type Retrieved } from "./claim.ts";
 import type { ClaimBatcher } from "./claim_batcher.ts";
 import type { CommitBatcher } from "./commit_batcher.ts";
-import type { Driver, Row } from "./driver.ts";
-import {
-  DatabaseError,
-  MachineNotFoundError,
-  NothingToDoError,
-  SessionExpiredError,
-  WorkConflictError,
-} from "./errors.ts";
+import type { Driver } from "./driver.ts";
+import { type DatabaseError, SessionExpiredError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Process } from "./model.ts";
-import { Query } from "./query.ts";
+import type { Query } from "./query.ts";
 import type { Queries } from "./queries.ts";
 import { closeSession, heartbeat, toHeartbeatResult } from "./queries_session.ts";
-import { claimWork, explicitCandidate, takeOverWork } from "./queries_work.ts";
-import { LOWEST_UUID } from "./queries_workflows.ts";
-import { render, type Sql, sql } from "./sql.ts";
+import { render } from "./sql.ts";
 import { LazyTransaction, retrying } from "./transaction.ts";
 import * as check from "./validate.ts";
 import { Work, type WorkOwner } from "./work.ts";
 
 const CLOSED = "closed";
-/** How often a claim may lose its machine to another claim of the same batch before it reports a conflict. */
-const MAX_LOST_IN_BATCH = 8;
 
 /** What a session needs from the `Bmdb` that started it. */
 export interface SessionContext {
@@ -40,13 +31,6 @@ export interface SessionContext {
   counters: { claims: number; conflicts: number; transactionRetries: number };
   onClosed(session: Session): void;
 }
-
-/**
- * What `retrieve` may return: machine ids (or rows with `machineId`), or a
- * workflow query returned unawaited (then retrieval and lock are one statement
- * and the work carries the query's row as `work.machine`).
- */
-export type Retrieved<R> = Query<R[]> | Promise<readonly (string | { machineId: string })[]>;
 
 /**
  * A session in the BMDB. While it lives, other components see its work as
@@ -275,89 +259,20 @@ export class Session {
   ): Promise<Work<R | undefined>> {
     const proc = check.process("process", process);
     this.#assertAlive();
-    const work = await this.#retrying(async () => {
-      const tx = this.#transaction();
-      try {
-        const returned = retrieve(tx.q);
-        const run = (statement: Sql) => tx.started ? tx.run(statement) : tx.runAlone(statement);
-        const claim = (candidates: Sql, candidatesExclude?: readonly Process[]) =>
-          run(claimWork({ sessionId: this.sessionId, process: proc, candidates, candidatesExclude }));
-        let row: Row;
-        let map: ((rows: Row[]) => unknown[]) | undefined;
-        const spec = returned instanceof Query ? returned.spec : undefined;
-        if (
-          spec?.kind === "candidates" && spec.firstEligible && spec.identity !== undefined &&
-          !(returned as Query<R[]>).started && !tx.started
-        ) {
-          // One statement: walk the workflow's candidates from a random point
-          // and lock the first. Past the last one, walk the ids below that point.
-          (returned as Query<R[]>).markComposed();
-          map = spec.map as (rows: Row[]) => unknown[];
-          const firstEligible = spec.firstEligible;
-          const exclude = spec.excludesLiveWorkOf;
-          const identity = spec.identity;
-          let start: string;
-          // Shared with other sessions' claims of the same workflow. Losing a
-          // machine to an earlier request of the same batch: walk again.
-          for (let lost = 0;; lost++) {
-            start = crypto.randomUUID();
-            row = await this.#context.claims.claim({
-              sessionId: this.sessionId,
-              start,
-              process: proc,
-              firstEligible,
-              candidatesExclude: exclude,
-              identity,
-            });
-            if (!row.__lost || lost >= MAX_LOST_IN_BATCH) break;
-          }
-          if (Number(row.__alive) > 0 && row.machine_id == null) {
-            row = (await claim(firstEligible(sql`${LOWEST_UUID}::uuid`, sql`${start}::uuid`), exclude))[0];
-          }
-        } else {
-          const ids = await returned;
-          if (!Array.isArray(ids) || ids.length === 0) throw new NothingToDoError(proc);
-          const first = ids[0] as unknown;
-          const id = check.uuid(
-            "retrieve() result [0]",
-            typeof first === "string" ? first : (first as { machineId?: unknown })?.machineId,
-          );
-          try {
-            row = (await claim(explicitCandidate(id)))[0];
-          } catch (error) {
-            // A candidate that names no machine fails the slot's foreign key.
-            if (error instanceof DatabaseError && error.code === "23503") {
-              throw new MachineNotFoundError(id, { cause: error });
-            }
-            throw error;
-          }
-        }
-        if (Number(row.__alive) === 0) throw this.#expiredByDatabase();
-        if (row.machine_id == null) throw new NothingToDoError(proc);
-        const machineId = row.machine_id as string;
-        if (Number(row.__claimed) === 0) {
-          // Held: by a dead session (take it over, recording Expired) or a live one (conflict).
-          const takeover = (await run(takeOverWork({ sessionId: this.sessionId, process: proc, machineId })))[0];
-          if (Number(takeover.__claimed) === 0) {
-            this.#context.counters.conflicts++;
-            throw new WorkConflictError(machineId, proc);
-          }
-        }
-        await tx.commit();
-        let machine: R | undefined;
-        if (map) {
-          // The mapper reads only its own columns; the claim's __ columns are ignored.
-          machine = map([row])[0] as R;
-        }
-        return new Work<R | undefined>(this.#owner, {
-          machineId,
-          process: proc,
-          machine,
-        });
-      } catch (error) {
-        await tx.rollback();
-        throw error;
-      }
+    const claimed = await this.#retrying(() =>
+      claimMachine({
+        sessionId: this.sessionId,
+        process: proc,
+        transaction: this.#transaction(),
+        claims: this.#context.claims,
+        expiredByDatabase: () => this.#expiredByDatabase(),
+        onConflict: () => this.#context.counters.conflicts++,
+      }, retrieve)
+    );
+    const work = new Work<R | undefined>(this.#owner, {
+      machineId: claimed.machineId,
+      process: proc,
+      machine: claimed.machine as R | undefined,
     });
     this.#context.counters.claims++;
     this.#held.set(work as Work<unknown>, true);
