@@ -224,12 +224,13 @@ function releaseHistory(
   event: "Finished" | "Failed" | "Canceled",
   { cause = null, prefix = "" }: { cause?: string | null; prefix?: string } = {},
 ): Sql {
+  // The event is a constant of ours: a literal, not one more parameter to bind.
+  const failedCause = cause === null ? raw("NULL") : sql`CASE WHEN cancel_requested_at IS NULL THEN ${cause}::text END`;
   return sql`${raw(`${prefix}history`)} AS (
       INSERT INTO work_history (machine_id, process, event, failed_cause, session_id, actor)
       SELECT ${k.machineId}::uuid, ${k.process}::text,
-        CASE WHEN cancel_requested_at IS NULL THEN ${event}::text ELSE 'Canceled' END,
-        CASE WHEN cancel_requested_at IS NULL THEN ${cause}::text END,
-        ${k.sessionId}::uuid, cancel_requested_by
+        CASE WHEN cancel_requested_at IS NULL THEN '${raw(event)}' ELSE 'Canceled' END,
+        ${failedCause}, ${k.sessionId}::uuid, cancel_requested_by
       FROM ${raw(`${prefix}released`)})`;
 }
 

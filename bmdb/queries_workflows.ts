@@ -175,10 +175,13 @@ function providerAndLimit(params: { provider: Provider; limit: number }) {
   };
 }
 
+// Built once: the predicate has no parameters.
+const AGENT_START_ELIGIBLE = agentStartEligible(MP);
+
 /** Machines that need the agent started for the first time. Return it unawaited from `retrieve` to claim in one statement. */
 export function getMachinesForAgentStart(params: { provider: Provider; limit: number }): QuerySpec<MachineProvided[]> {
   const { provider, limit } = providerAndLimit(params);
-  return candidates("getMachinesForAgentStart", agentStartEligible(MP), { provider, limit, identity: "" });
+  return candidates("getMachinesForAgentStart", AGENT_START_ELIGIBLE, { provider, limit, identity: "" });
 }
 
 /** Machines whose agent never reported or went quiet. Return it unawaited from `retrieve` to claim in one statement. */
