@@ -5,6 +5,7 @@
  */
 import { ClaimBatcher } from "./claim_batcher.ts";
 import { CommitBatcher } from "./commit_batcher.ts";
+import { CommitAndClaimBatcher } from "./commit_claim_batcher.ts";
 import type { Driver } from "./driver.ts";
 import { type DatabaseError, MachineNotFoundError, WorkNotFoundError } from "./errors.ts";
 import { type Logger, stderrLogger } from "./log.ts";
@@ -128,6 +129,7 @@ export class Bmdb {
   readonly #driver: Driver;
   readonly #claims: ClaimBatcher;
   readonly #commits: CommitBatcher;
+  readonly #commitsAndClaims: CommitAndClaimBatcher;
   readonly #logger: Logger;
   readonly #signal: AbortSignal | undefined;
   readonly #sessions = new Set<Session>();
@@ -150,14 +152,16 @@ export class Bmdb {
     };
     this.#claims = new ClaimBatcher(driver, onRetry("claim"));
     this.#commits = new CommitBatcher(driver, onRetry("commit"));
+    this.#commitsAndClaims = new CommitAndClaimBatcher(driver, onRetry("commit and claim"));
   }
 
   /**
-   * How batching went: claims through workflow queries and composed commits,
-   * and the statements that served them.
+   * How batching went: claims through workflow queries, composed commits, and
+   * commits with the next claim (`finishAndClaim`), each with the statements
+   * that served them.
    */
-  get batches(): { claims: { batches: number; requests: number }; commits: { batches: number; requests: number } } {
-    return { claims: this.#claims.stats, commits: this.#commits.stats };
+  get batches(): Record<"claims" | "commits" | "commitsAndClaims", { batches: number; requests: number }> {
+    return { claims: this.#claims.stats, commits: this.#commits.stats, commitsAndClaims: this.#commitsAndClaims.stats };
   }
 
   #assertOpen(): void {
@@ -195,6 +199,7 @@ export class Bmdb {
       driver: this.#driver,
       claims: this.#claims,
       commits: this.#commits,
+      commitsAndClaims: this.#commitsAndClaims,
       logger: this.#logger,
       counters: this.counters,
       onClosed: (s) => this.#sessions.delete(s),

@@ -35,28 +35,30 @@ const LIVE = (sessionId: string) =>
 // them), so a release's RETURNING still sees whether a cancel was requested.
 const FREE_SLOT = raw("session_id = NULL, started_at = NULL");
 
+/** What to claim: the session, the process, and the candidates to lock the first of. */
+export interface ClaimTarget {
+  sessionId: string;
+  process: Process;
+  /** A query returning `machine_id` (plus whatever the caller wants back). */
+  candidates: Sql;
+  /** Processes whose live work the candidates already exclude. */
+  candidatesExclude?: readonly Process[];
+}
+
 /**
- * Locks the first row of `candidates` (a query returning `machine_id`, plus
- * whatever else the caller wants back) for `process` if its slot is free and
- * no live work of an excluding process (the other shepherd process) is on the
- * machine, writes Started, and reads the previous backoff interval. This is
- * the hot path: a slot held by any session, live or dead, is left alone here
- * (see {@linkcode takeOverWork}).
- *
- * One row: the candidate's columns (all NULL when there was none), `__alive`,
- * `__claimed` (0 when the slot is held).
+ * The CTEs of a claim: `live`, `candidate`, `claimed`, `started`. `when`
+ * adds a condition the claim needs besides a live session (a clean commit, in
+ * {@linkcode commitAndClaimWork}).
  */
-export function claimWork(
-  p: { sessionId: string; process: Process; candidates: Sql; candidatesExclude?: readonly Process[] },
-): Sql {
+function claimCtes(p: ClaimTarget, when: Sql = raw("")): Sql {
   const s = p.sessionId;
   const proc = p.process;
-  return sql`WITH live AS (${LIVE(s)}),
+  return sql`live AS (${LIVE(s)}),
     candidate AS (SELECT * FROM (${p.candidates}) c LIMIT 1),
     claimed AS (
       INSERT INTO work_slot (machine_id, process, session_id, started_at)
       SELECT machine_id, ${proc}::text, ${s}::uuid, now() FROM candidate
-      WHERE EXISTS (SELECT 1 FROM live) ${notExcluded(raw("candidate.machine_id"), proc, p.candidatesExclude)}
+      WHERE EXISTS (SELECT 1 FROM live) ${when} ${notExcluded(raw("candidate.machine_id"), proc, p.candidatesExclude)}
       ON CONFLICT (machine_id, process) DO UPDATE
         SET session_id = excluded.session_id, started_at = excluded.started_at,
           cancel_requested_at = NULL, cancel_requested_by = NULL
@@ -64,7 +66,20 @@ export function claimWork(
       RETURNING machine_id),
     started AS (
       INSERT INTO work_history (machine_id, process, event, session_id)
-      SELECT machine_id, ${proc}::text, 'Started', ${s}::uuid FROM claimed)
+      SELECT machine_id, ${proc}::text, 'Started', ${s}::uuid FROM claimed)`;
+}
+
+/**
+ * Locks the first row of `candidates` for `process` if its slot is free and
+ * no live work of an excluding process (the other shepherd process) is on the
+ * machine, and writes Started. This is the hot path: a slot held by any
+ * session, live or dead, is left alone here (see {@linkcode takeOverWork}).
+ *
+ * One row: the candidate's columns (all NULL when there was none), `__alive`,
+ * `__claimed` (0 when the slot is held).
+ */
+export function claimWork(p: ClaimTarget): Sql {
+  return sql`WITH ${claimCtes(p)}
     SELECT c.*, (SELECT count(*) FROM live)::int AS __alive, (SELECT count(*) FROM claimed)::int AS __claimed
     FROM (SELECT 1) one LEFT JOIN candidate c ON true`;
 }
@@ -75,31 +90,31 @@ export interface BatchedClaim {
   start: string;
 }
 
-/**
- * {@linkcode claimWork} for many sessions in one statement: each request walks
- * the workflow's candidates from its own start (`firstEligible`), and one
- * INSERT claims the first candidate of each. Two requests that found the same
- * machine: the earlier one gets it, the other is marked `__lost` (its caller
- * tries again). One row per request, in order, with `__req` (1-based), the
- * candidate's columns and the same `__alive` and `__claimed` as
- * {@linkcode claimWork}.
- */
-export function claimWorkBatch(p: {
+/** A batch of claims through one workflow. */
+export interface ClaimBatch {
   process: Process;
   requests: readonly BatchedClaim[];
   firstEligible: (from: Sql) => Sql;
   candidatesExclude?: readonly Process[];
-}): Sql {
+}
+
+/**
+ * The CTEs of a batch of claims: `req` (one row per request, `ord` from 1),
+ * `live`, `cand`, `picked`, `claimed`, `started`. `eligible` filters the
+ * requests that may claim (a live session, and whatever else the caller needs).
+ */
+function claimBatchCtes(p: ClaimBatch, eligible: Sql): Sql {
   const proc = p.process;
   const sessionIds = p.requests.map((r) => r.sessionId);
   const starts = p.requests.map((r) => r.start);
-  // ONCHANGE(claim_batcher.ts): the two arrays must stay the first parameters.
-  return sql`WITH req AS (
+  // ONCHANGE(claim_batcher.ts): the two arrays must stay the first parameters of a claim batch.
+  return sql`req AS (
       SELECT r.session_id, r.start, r.ord
       FROM unnest(${sessionIds}::uuid[], ${starts}::uuid[]) WITH ORDINALITY AS r(session_id, start, ord)),
     live AS (
       SELECT req.ord, req.session_id, req.start FROM req
-      WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = req.session_id AND s.session_deadline > now())),
+      WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = req.session_id AND s.session_deadline > now())
+        ${eligible}),
     cand AS (
       SELECT live.ord AS __ord, live.session_id AS __session_id, c.*
       FROM live CROSS JOIN LATERAL (${p.firstEligible(raw("live.start"))}) c),
@@ -116,16 +131,31 @@ export function claimWorkBatch(p: {
       RETURNING machine_id, session_id),
     started AS (
       INSERT INTO work_history (machine_id, process, event, session_id)
-      SELECT machine_id, ${proc}::text, 'Started', session_id FROM claimed)
-    SELECT req.ord AS __req, c.*,
-      (live.ord IS NOT NULL)::int AS __alive,
+      SELECT machine_id, ${proc}::text, 'Started', session_id FROM claimed)`;
+}
+
+/** Per request of a claim batch: the candidate's columns, `__claimed`, `__lost` (joined to `req`). */
+const CLAIM_BATCH_RESULT = raw(`c.*,
       (claimed.machine_id IS NOT NULL)::int AS __claimed,
       (c.machine_id IS NOT NULL AND picked.__ord <> req.ord)::int AS __lost
     FROM req
     LEFT JOIN live ON live.ord = req.ord
     LEFT JOIN cand c ON c.__ord = req.ord
     LEFT JOIN picked ON picked.machine_id = c.machine_id
-    LEFT JOIN claimed ON claimed.machine_id = c.machine_id AND claimed.session_id = req.session_id
+    LEFT JOIN claimed ON claimed.machine_id = c.machine_id AND claimed.session_id = req.session_id`);
+
+/**
+ * {@linkcode claimWork} for many sessions in one statement: each request walks
+ * the workflow's candidates from its own start (`firstEligible`), and one
+ * INSERT claims the first candidate of each. Two requests that found the same
+ * machine: the earlier one gets it, the other is marked `__lost` (its caller
+ * tries again). One row per request, in order, with `__req` (1-based), the
+ * candidate's columns and the same `__alive` and `__claimed` as
+ * {@linkcode claimWork}.
+ */
+export function claimWorkBatch(p: ClaimBatch): Sql {
+  return sql`WITH ${claimBatchCtes(p, raw(""))}
+    SELECT req.ord AS __req, (live.ord IS NOT NULL)::int AS __alive, ${CLAIM_BATCH_RESULT}
     ORDER BY req.ord`;
 }
 
@@ -274,6 +304,40 @@ export function commitWorkBatch(commits: readonly Commit[]): Sql {
   const ctes = commits.map((c, i) => commitCtes(c, prefix(i)));
   const outcomes = commits.map((_, i) => sql`SELECT ${raw(String(i + 1))} AS __req, * FROM (${outcome(prefix(i))}) o`);
   return sql`WITH ${join(ctes, ",\n")} ${join(outcomes, " UNION ALL ")}`;
+}
+
+/**
+ * A commit and the next claim of the same session, in one statement: the
+ * claim runs only if the commit released its machine cleanly (not canceled).
+ * The machine being released is still busy in the statement's snapshot, so
+ * the claim never picks it. One row: the commit's outcome (see
+ * {@linkcode toWorkOutcome}), then the claim's candidate columns and
+ * `__claimed`.
+ */
+export function commitAndClaimWork(commit: Commit, claim: ClaimTarget): Sql {
+  return sql`WITH ${commitCtes(commit, "c_")}, ${claimCtes(claim, raw("AND EXISTS (SELECT 1 FROM c_ok)"))}
+    SELECT o.*, c.*, (SELECT count(*) FROM claimed)::int AS __claimed
+    FROM (${outcome("c_")}) o LEFT JOIN candidate c ON true`;
+}
+
+/**
+ * {@linkcode commitAndClaimWork} for many sessions: the commits' groups, and
+ * one batch of claims in which each request claims only if its own commit was
+ * clean. One row per request (`__req`, 1-based): its commit's outcome, then
+ * its claim's candidate columns, `__claimed` and `__lost`.
+ */
+export function commitAndClaimWorkBatch(commits: readonly Commit[], claims: ClaimBatch): Sql {
+  const prefix = (i: number) => `c${i + 1}_`;
+  const groups = commits.map((c, i) => commitCtes(c, prefix(i)));
+  const oks = commits.map((_, i) => raw(`SELECT ${i + 1} AS ord FROM ${prefix(i)}ok`));
+  const outcomes = commits.map((_, i) => sql`SELECT ${raw(String(i + 1))} AS ord, * FROM (${outcome(prefix(i))}) o`);
+  return sql`WITH ${join(groups, ",\n")},
+    oks AS (${join(oks, " UNION ALL ")}),
+    outcomes AS (${join(outcomes, " UNION ALL ")}),
+    ${claimBatchCtes(claims, raw("AND EXISTS (SELECT 1 FROM oks WHERE oks.ord = req.ord)"))}
+    SELECT req.ord AS __req, o.alive, o.released, o.cancel_requested, o.canceled_by, ${CLAIM_BATCH_RESULT}
+    LEFT JOIN outcomes o ON o.ord = req.ord
+    ORDER BY req.ord`;
 }
 
 /** The interval the last failure of a (machine, process) stored, if a backoff row exists. */

@@ -5,9 +5,10 @@
  * @module
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { claimMachine, type Retrieved } from "./claim.ts";
+import { type Claimed, claimMachine, type Retrieved } from "./claim.ts";
 import type { ClaimBatcher } from "./claim_batcher.ts";
 import type { CommitBatcher } from "./commit_batcher.ts";
+import type { CommitAndClaimBatcher } from "./commit_claim_batcher.ts";
 import type { Driver } from "./driver.ts";
 import { type DatabaseError, SessionExpiredError } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -27,6 +28,7 @@ export interface SessionContext {
   driver: Driver;
   claims: ClaimBatcher;
   commits: CommitBatcher;
+  commitsAndClaims: CommitAndClaimBatcher;
   logger: Logger;
   counters: { claims: number; conflicts: number; transactionRetries: number };
   onClosed(session: Session): void;
@@ -196,6 +198,9 @@ export class Session {
     return {
       sessionId: this.sessionId,
       commits: this.#context.commits,
+      commitsAndClaims: this.#context.commitsAndClaims,
+      claim: (process, retrieve) => this.work(process, retrieve),
+      adopt: (process, claimed) => this.#adopt(process, claimed),
       signal: this.signal,
       driver: this.#context.driver,
       logger: this.#context.logger,
@@ -269,14 +274,15 @@ export class Session {
         onConflict: () => this.#context.counters.conflicts++,
       }, retrieve)
     );
-    const work = new Work<R | undefined>(this.#owner, {
-      machineId: claimed.machineId,
-      process: proc,
-      machine: claimed.machine as R | undefined,
-    });
+    return this.#adopt(proc, claimed) as Work<R | undefined>;
+  }
+
+  /** A claimed machine becomes this session's work. */
+  #adopt(process: Process, claimed: Claimed): Work<unknown> {
+    const work = new Work<unknown>(this.#owner, { machineId: claimed.machineId, process, machine: claimed.machine });
     this.#context.counters.claims++;
-    this.#held.set(work as Work<unknown>, true);
-    this.#context.logger.debug("work started", { sessionId: this.sessionId, machineId: work.machineId, process: proc });
+    this.#held.set(work, true);
+    this.#context.logger.debug("work started", { sessionId: this.sessionId, machineId: work.machineId, process });
     return work;
   }
 

@@ -5,12 +5,14 @@
  * @module
  */
 import { type Backoff, nextBackoffSeconds, validateBackoff } from "./backoff.ts";
-import type { CommitBatcher } from "./commit_batcher.ts";
+import type { Claimed } from "./claim.ts";
+import type { CommitBatcher, CommitRequest } from "./commit_batcher.ts";
+import type { CommitAndClaimBatcher } from "./commit_claim_batcher.ts";
 import type { Driver, Row } from "./driver.ts";
-import { SessionExpiredError, WorkCanceledError } from "./errors.ts";
+import { NothingToDoError, type SessionExpiredError, WorkCanceledError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Process } from "./model.ts";
-import { Query } from "./query.ts";
+import { Query, type QuerySpec } from "./query.ts";
 import type { Queries } from "./queries.ts";
 import {
   commitWork,
@@ -27,6 +29,11 @@ import * as check from "./validate.ts";
 export interface WorkOwner {
   readonly sessionId: string;
   readonly commits: CommitBatcher;
+  readonly commitsAndClaims: CommitAndClaimBatcher;
+  /** An ordinary claim of the session (`Session.work`). */
+  claim<R extends { machineId: string }>(process: Process, retrieve: (q: Queries) => Query<R[]>): Promise<Work<R>>;
+  /** A machine claimed by `finishAndClaim` becomes the session's work. */
+  adopt(process: Process, claimed: Claimed): Work<unknown>;
   readonly signal: AbortSignal;
   readonly driver: Driver;
   readonly logger: Logger;
@@ -124,10 +131,74 @@ export class Work<R = unknown> {
    * @throws {SessionExpiredError} the session is over; the machine is released when its deadline passes.
    */
   async finish(fn: (q: Queries) => FinishResult): Promise<void> {
+    await this.#finish(fn, (commit) => this.#owner.commits.commit(commit));
+  }
+
+  /**
+   * Finishes this work and claims the next machine for the same process, in
+   * one statement (shared, like claims and commits, with other sessions doing
+   * the same): a worker's steady state in one round trip. The claim happens
+   * only if the finish committed cleanly. Both `fn` and `retrieve` must return
+   * their queries unawaited (tag writes; a workflow query); otherwise this is
+   * `finish(fn)` followed by `session.work(process, retrieve)`. Either may run
+   * more than once.
+   *
+   * Resolves with the next work, or `undefined` when no machine is eligible
+   * (the finish is committed either way).
+   * @throws {WorkCanceledError} as `finish`: nothing of `fn` committed, and nothing claimed.
+   * @throws {SessionExpiredError} the session is over.
+   */
+  async finishAndClaim<R extends { machineId: string }>(
+    fn: (q: Queries) => FinishResult,
+    retrieve: (q: Queries) => Query<R[]>,
+  ): Promise<Work<R> | undefined> {
+    let claimed: { row: Row; spec: QuerySpec<R[]> } | undefined;
+    await this.#finish(fn, async (commit, q) => {
+      claimed = undefined;
+      const next = retrieve(q);
+      const spec = next instanceof Query && !next.started ? next.spec : undefined;
+      if (spec?.kind !== "candidates" || !spec.firstEligible || spec.identity === undefined) {
+        return await this.#owner.commits.commit(commit);
+      }
+      next.markComposed();
+      const row = await this.#owner.commitsAndClaims.run({
+        commit,
+        claim: {
+          sessionId: this.#owner.sessionId,
+          start: crypto.randomUUID(),
+          process: this.process,
+          firstEligible: spec.firstEligible,
+          candidatesExclude: spec.excludesLiveWorkOf,
+          identity: spec.identity,
+        },
+      });
+      claimed = { row, spec };
+      return row;
+    });
+    const { row, spec } = claimed ?? {};
+    if (row && spec && Number(row.__claimed) > 0 && !row.__lost && row.machine_id != null) {
+      // The mapper reads only its own columns of the row.
+      const machine = (spec.map as (rows: Row[]) => unknown[])([row])[0];
+      return this.#owner.adopt(this.process, { machineId: row.machine_id as string, machine }) as Work<R>;
+    }
+    // No shared claim, or it did not lock a machine cleanly (none found from
+    // its start, lost to another of its batch, or held): an ordinary claim decides.
+    return await this.#claimOrNothing(retrieve);
+  }
+
+  /**
+   * The finish: `fn` runs once per attempt on a fresh transaction. Unawaited
+   * tag writes go to `composed` as one statement; anything else runs in the
+   * transaction, followed by the commit.
+   */
+  async #finish(
+    fn: (q: Queries) => FinishResult,
+    composed: (commit: CommitRequest, q: Queries) => Promise<Row>,
+  ): Promise<void> {
     this.#start("finish");
     this.#owner.assertAlive();
     let outcome: WorkOutcome;
-    let composed = true;
+    let wasComposed = true;
     try {
       outcome = await this.#owner.retrying(async () => {
         const tx = this.#owner.transaction();
@@ -139,14 +210,14 @@ export class Work<R = unknown> {
             // One statement, shared with other sessions' commits of the same shape.
             tags.forEach((t) => t.markComposed());
             rows = [
-              await this.#owner.commits.commit({
+              await composed({
                 work: this.#key(),
                 tags: tags.map((t) => t.spec),
                 tagNames: tags.map((t) => t.spec.name),
-              }),
+              }, tx.q),
             ];
           } else {
-            composed = false;
+            wasComposed = false;
             await returned;
             const commit = commitWork({ work: this.#key(), tags: [] });
             rows = tx.started ? await tx.run(commit) : await tx.runAlone(commit);
@@ -172,7 +243,7 @@ export class Work<R = unknown> {
       this.#owner.logger.debug("work finished", this.#fields());
       return;
     }
-    if (!composed && outcome.released) {
+    if (!wasComposed && outcome.released) {
       // The transaction that found the cancel request was rolled back; release now.
       outcome = toWorkOutcome(
         await this.#owner.retrying(() => this.#owner.transaction().runAlone(releaseWork(this.#key()))),
@@ -180,6 +251,17 @@ export class Work<R = unknown> {
     }
     this.#owner.logger.info("work canceled before it could finish", { ...this.#fields(), actor: outcome.canceledBy });
     throw new WorkCanceledError(this.machineId, this.process, outcome.canceledBy);
+  }
+
+  async #claimOrNothing<R extends { machineId: string }>(
+    retrieve: (q: Queries) => Query<R[]>,
+  ): Promise<Work<R> | undefined> {
+    try {
+      return await this.#owner.claim(this.process, retrieve);
+    } catch (error) {
+      if (error instanceof NothingToDoError) return undefined;
+      throw error;
+    }
   }
 
   /**
