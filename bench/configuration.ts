@@ -12,7 +12,7 @@ import { cpuPerUnit, readCpuTimes } from "./cpu_time.ts";
 import type { RawSql } from "./raw_sql.ts";
 import { type RecyclerStats, startRecycler } from "./recycler.ts";
 import { type MemoryPeaks, startRssSampler } from "./rss_sampler.ts";
-import { runWorkload, type WorkloadResult } from "./workload.ts";
+import { runWorkload, type UnitShape, type WorkloadResult } from "./workload.ts";
 
 /** One run: the workload's figures, the recycler's, the machine's load, and peak memory when sampled. */
 export interface RunResult extends WorkloadResult {
@@ -33,6 +33,7 @@ export interface ConfigurationResult {
   database: "postgres" | "pglite";
   machines: number;
   workers: number;
+  unit: UnitShape;
   runs: RunResult[];
   median: {
     unitsPerSecond: number;
@@ -59,6 +60,7 @@ export interface BenchConfigurationOptions {
   /** The recycler's connection (READ COMMITTED, not one of the Bmdb's). */
   recyclerDb: RawSql;
   workers: number;
+  unit: UnitShape;
   /** Live sessions in total; the ones beyond the workers' are idle rows. */
   liveSessions: number;
   seconds: number;
@@ -83,7 +85,7 @@ async function recycledRun(
   const cpuBefore = readCpuTimes(o.postmaster);
   let result: WorkloadResult;
   try {
-    result = await runWorkload(o.bmdb, sessions, seconds);
+    result = await runWorkload(o.bmdb, sessions, seconds, o.unit);
   } catch (error) {
     rss?.stop();
     await recycler.stop().catch(() => {}); // the workload's error is the one to report
@@ -120,6 +122,7 @@ export async function benchConfiguration(o: BenchConfigurationOptions): Promise<
       database: o.database,
       machines: o.machines,
       workers: o.workers,
+      unit: o.unit,
       runs,
       median: {
         unitsPerSecond: m((r) => r.unitsPerSecond),

@@ -30,8 +30,17 @@ import { type BenchPlan, parsePlan } from "./plan.ts";
 import { driverRawSql, postgresRawSql } from "./raw_sql.ts";
 import { type BenchReport, formatReport, writeReport } from "./report.ts";
 import { checkTargets, fleetLabel } from "./targets.ts";
+import type { UnitShape } from "./workload.ts";
 
 const COMPONENT = "bench";
+
+const UNIT_DESCRIPTION: Record<UnitShape, string> = {
+  claimThenFinish: "a claim (getMachinesForAgentStart, limit 1, returned unawaited: one statement) and a finish " +
+    "that sets the agent-started tag (one statement).",
+  finishAndClaim: "a finish that sets the agent-started tag and the claim of the next machine, sent by " +
+    "work.finishAndClaim() as one statement (a loop's steady state; while one such statement is in flight, the " +
+    "finish and the claim join the other commits and claims instead). Its claim and finish times are the call's.",
+};
 
 function progress(line: string): void {
   console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -91,29 +100,33 @@ async function benchPostgresFleet(
         `${fleet.slots} work slots in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`,
     );
     const configurations: ConfigurationResult[] = [];
-    for (const workers of plan.workerCounts) {
-      const bmdb = await openBmdb({ component: COMPONENT, databaseUrl: url, poolSize: workers + 4 });
-      const label = `PostgreSQL ${fleetLabel(machines)}, ${workers} worker(s)`;
-      try {
-        configurations.push(
-          await benchConfiguration({
-            database: "postgres",
-            machines,
-            bmdb,
-            raw,
-            recyclerDb,
-            workers,
-            liveSessions: plan.liveSessions,
-            seconds: plan.seconds,
-            runs: plan.runs,
-            warmupSeconds: plan.warmupSeconds,
-            sampleRss: workers === 16,
-            postmaster: postmasterPid(`${server.dir}/data`),
-            onRun: (run, i) => progress(describeRun(label, run, i, plan.runs)),
-          }),
-        );
-      } finally {
-        await bmdb.close();
+    const units = machines === Math.min(...plan.fleetSizes) ? [plan.unit, plan.otherUnit] : [plan.unit];
+    for (const unit of units) {
+      for (const workers of plan.workerCounts) {
+        const bmdb = await openBmdb({ component: COMPONENT, databaseUrl: url, poolSize: workers + 4 });
+        const label = `PostgreSQL ${fleetLabel(machines)}, ${workers} worker(s), ${unit}`;
+        try {
+          configurations.push(
+            await benchConfiguration({
+              database: "postgres",
+              machines,
+              bmdb,
+              raw,
+              recyclerDb,
+              workers,
+              unit,
+              liveSessions: plan.liveSessions,
+              seconds: plan.seconds,
+              runs: plan.runs,
+              warmupSeconds: plan.warmupSeconds,
+              sampleRss: workers === 16,
+              postmaster: postmasterPid(`${server.dir}/data`),
+              onRun: (run, i) => progress(describeRun(label, run, i, plan.runs)),
+            }),
+          );
+        } finally {
+          await bmdb.close();
+        }
       }
     }
     const bmdb = await openBmdb({ component: COMPONENT, databaseUrl: url, poolSize: 4 });
@@ -151,6 +164,7 @@ async function benchPglite(plan: BenchPlan): Promise<{ fleet: FleetCounts; confi
       raw,
       recyclerDb: raw,
       workers: 1,
+      unit: plan.unit,
       liveSessions: plan.liveSessions,
       seconds: plan.seconds,
       runs: plan.runs,
@@ -228,11 +242,13 @@ async function main(): Promise<number> {
 
     const fleets: FleetCounts[] = [];
     const postgres: ConfigurationResult[] = [];
+    const otherUnit: ConfigurationResult[] = [];
     const idlePolls: IdlePollResult[] = [];
     for (const machines of plan.fleetSizes) {
       const result = await benchPostgresFleet(server, plan, machines);
       fleets.push(result.fleet);
-      postgres.push(...result.configurations);
+      postgres.push(...result.configurations.filter((c) => c.unit === plan.unit));
+      otherUnit.push(...result.configurations.filter((c) => c.unit !== plan.unit));
       idlePolls.push(result.idlePoll);
     }
     await server.stop();
@@ -255,6 +271,7 @@ async function main(): Promise<number> {
       },
       fleets,
       postgres,
+      otherUnit,
       pglite: [pglite.configuration],
       idlePolls,
       targets: checkTargets({
@@ -263,8 +280,9 @@ async function main(): Promise<number> {
         pglite: [pglite.configuration],
       }),
       notes: [
-        "A unit is a claim (getMachinesForAgentStart returned unawaited: one statement) and a finish that sets " +
-        "the agent-started tag (one statement). Retries are bmdb.counters.transactionRetries per 100 units.",
+        `A unit (${plan.unit}) is ${UNIT_DESCRIPTION[plan.unit]} The second table (${plan.otherUnit}) is ` +
+        `${UNIT_DESCRIPTION[plan.otherUnit]}` +
+        " Retries are bmdb.counters.transactionRetries per 100 units.",
         "The recycler (DELETE of machine_agent_started rows older than 1 s, every 100 ms, on its own READ " +
         "COMMITTED connection) keeps machines coming back like the anchor's 1-second tag: extra work Drover " +
         "pays here and the anchor does not.",

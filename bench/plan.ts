@@ -4,6 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import type { UnitShape } from "./workload.ts";
 
 /** Everything a bench run needs to know up front. */
 export interface BenchPlan {
@@ -26,6 +27,10 @@ export interface BenchPlan {
   backoffEvery: number;
   /** Claims that find nothing, timed at the largest fleet. */
   idlePolls: number;
+  /** How workers string units together (see {@linkcode UnitShape}): the figures the targets are checked on. */
+  unit: UnitShape;
+  /** The other shape, measured too at the smallest fleet for comparison (not checked against targets). */
+  otherUnit: UnitShape;
   /** Where the JSON report goes. */
   outPath: string;
 }
@@ -35,7 +40,15 @@ const USAGE = `deno task bench [--quick] [--seconds N] [--runs N] [--out PATH]
   --quick      one short run per configuration (about 3 s), for a quick look
   --seconds N  length of each measured run (default 10; 3 with --quick)
   --runs N     measured runs per configuration, reported as the median (default 3; 1 with --quick)
+  --unit U     claim-then-finish (default: a claim and a finish, two statements) or
+               finish-and-claim (each finish and the next claim in one statement, a
+               loop's steady state); the other is measured too, at 10k machines
   --out PATH   JSON report (default bench/results/latest.json)`;
+
+const UNITS: Record<string, UnitShape> = {
+  "finish-and-claim": "finishAndClaim",
+  "claim-then-finish": "claimThenFinish",
+};
 
 function positiveNumber(name: string, text: string | undefined, fallback: number, integer: boolean): number {
   if (text === undefined) return fallback;
@@ -60,6 +73,7 @@ export function parsePlan(args: string[]): BenchPlan | undefined {
       seconds: { type: "string" },
       runs: { type: "string" },
       out: { type: "string" },
+      unit: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -70,6 +84,12 @@ export function parsePlan(args: string[]): BenchPlan | undefined {
     return undefined;
   }
   const quick = values.quick;
+  const unit = UNITS[values.unit ?? "claim-then-finish"];
+  if (!unit) {
+    throw new RangeError(
+      `--unit must be one of ${Object.keys(UNITS).join(", ")}: current value is ${JSON.stringify(values.unit)}`,
+    );
+  }
   const seconds = positiveNumber("seconds", values.seconds, quick ? 3 : 10, false);
   return {
     quick,
@@ -82,6 +102,8 @@ export function parsePlan(args: string[]): BenchPlan | undefined {
     liveSessions: 64,
     backoffEvery: 100,
     idlePolls: quick ? 5 : 15,
+    unit,
+    otherUnit: unit === "finishAndClaim" ? "claimThenFinish" : "finishAndClaim",
     outPath: values.out ?? new URL("./results/latest.json", import.meta.url).pathname,
   };
 }

@@ -32,6 +32,8 @@ export interface BenchReport {
   };
   fleets: FleetCounts[];
   postgres: ConfigurationResult[];
+  /** The other unit shape at the smallest fleet, for comparison (targets are not checked on it). */
+  otherUnit: ConfigurationResult[];
   pglite: ConfigurationResult[];
   idlePolls: IdlePollResult[];
   targets: TargetCheck[];
@@ -208,6 +210,40 @@ export function formatReport(r: BenchReport): string {
         } rows/s`;
     }),
   ];
+  const otherUnitTable = r.otherUnit.length === 0 ? [] : [
+    `The other unit shape, ${r.otherUnit[0].unit} (for comparison; targets are checked on ${r.plan.unit}):`,
+    table(
+      [
+        "configuration",
+        "workers",
+        "units/s",
+        "ratio",
+        "vs " + r.plan.unit,
+        "retries/100",
+        "p50 ms",
+        "p99 ms",
+        "CPU µs/unit: client",
+        "server",
+      ],
+      r.otherUnit.map((c) => {
+        const main = r.postgres.find((x) => x.machines === c.machines && x.workers === c.workers);
+        return [
+          `PostgreSQL ${fleetLabel(c.machines)}`,
+          String(c.workers),
+          fixed(c.median.unitsPerSecond, 0),
+          fixed(ratioToAnchor(c, anchor), 2),
+          main ? `${fixed(c.median.unitsPerSecond / main.median.unitsPerSecond, 2)}x` : "-",
+          fixed(c.median.retriesPer100Units, 2),
+          fixed(c.median.claimP50Ms, 2),
+          fixed(c.median.claimP99Ms, 2),
+          fixed(c.median.clientCpuUsPerUnit, 0),
+          fixed(c.median.serverCpuUsPerUnit, 0),
+        ];
+      }),
+      (i) => i >= 1,
+    ),
+    "",
+  ];
   const targets = table(
     ["target", "rule", "value", "status"],
     r.targets.map((t) => [t.subject, t.rule, fixed(t.value, 2), mark(t.met)]),
@@ -224,6 +260,7 @@ export function formatReport(r: BenchReport): string {
     "",
     main,
     "",
+    ...otherUnitTable,
     anchorTable,
     "",
     ...other,

@@ -40,6 +40,11 @@ export class Batcher<Req, Res> {
     this.#maxInFlight = maxInFlight;
   }
 
+  /** Whether a request under `key` would wait: as many batches of it in flight as allowed. */
+  busy(key: string): boolean {
+    return (this.#inFlight.get(key) ?? 0) >= this.#maxInFlight;
+  }
+
   /** Queues `request` under `key`; resolves with its own result. */
   submit(key: string, request: Req): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {

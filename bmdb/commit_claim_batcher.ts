@@ -34,6 +34,11 @@ function single({ commit, claim }: CommitAndClaimRequest): Sql {
   });
 }
 
+function keyOf({ commit, claim }: CommitAndClaimRequest): string {
+  return `${commit.work.process}|${commit.tagNames.join(",")}|${claim.process}|` +
+    `${(claim.candidatesExclude ?? []).join(",")}|${claim.identity}`;
+}
+
 /** A batcher whose batches are one `commitAndClaimWorkBatch` statement each. */
 export class CommitAndClaimBatcher {
   readonly #batcher: Batcher<CommitAndClaimRequest, Row>;
@@ -81,9 +86,11 @@ export class CommitAndClaimBatcher {
    * claim's candidate columns, `__claimed` (and `__lost` in a batch).
    */
   run(request: CommitAndClaimRequest): Promise<Row> {
-    const { commit, claim } = request;
-    const key = `${commit.work.process}|${commit.tagNames.join(",")}|${claim.process}|` +
-      `${(claim.candidatesExclude ?? []).join(",")}|${claim.identity}`;
-    return this.#batcher.submit(key, request);
+    return this.#batcher.submit(keyOf(request), request);
+  }
+
+  /** Whether `request` would wait for a statement of its shape already in flight. */
+  busy(request: CommitAndClaimRequest): boolean {
+    return this.#batcher.busy(keyOf(request));
   }
 }
