@@ -15,9 +15,11 @@
  */
 import { SHARED_POSTGRES_ENV, startPostgres } from "./harness/postgres.ts";
 import { postgresRequirement } from "./harness/postgres.ts";
+import { etcdRequirement } from "./harness/etcd.ts";
 import { type ServiceRequirement, servicesRequired } from "./harness/requirements.ts";
 
-const requirements: ServiceRequirement[] = [postgresRequirement];
+// etcd is not started here: each etcd test starts its own (tests/harness/etcd.ts).
+const requirements: ServiceRequirement[] = [postgresRequirement, etcdRequirement];
 
 function report(): ServiceRequirement[] {
   const missing: ServiceRequirement[] = [];

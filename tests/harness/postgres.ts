@@ -9,6 +9,7 @@
  * @module
  */
 import postgres from "postgres";
+import { freePort } from "./free_port.ts";
 import { fileExists, type ServiceRequirement } from "./requirements.ts";
 
 const DEFAULT_BIN_DIRS = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"];
@@ -62,13 +63,8 @@ async function run(cmd: string, args: string[], options: { asPostgres?: boolean;
   return text;
 }
 
-/** A free TCP port on 127.0.0.1 (bound and released; a small race we accept for tests). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+/** Kept here too for the tests that import it from this module. */
+export { freePort };
 
 /**
  * Starts a throwaway PostgreSQL on a free loopback port.
