@@ -29,7 +29,20 @@ import { median } from "./percentile.ts";
 import { type BenchPlan, parsePlan } from "./plan.ts";
 import { driverRawSql, postgresRawSql } from "./raw_sql.ts";
 import { type BenchReport, formatReport, writeReport } from "./report.ts";
-import { checkTargets, fleetLabel } from "./targets.ts";
+import {
+  checkEventTargets,
+  checkTargets,
+  ETCD_BACKLOG_KEYS,
+  type EventResults,
+  FAN_OUT_WATCHERS,
+  fleetLabel,
+} from "./targets.ts";
+import { type ChangeFeedLatencyResult, measureChangeFeedLatency } from "./change_feed_latency.ts";
+import { type EtcdBacklogResult, measureEtcdBacklog } from "./etcd_backlog.ts";
+import { measureMemoryFanOut } from "./event_fanout.ts";
+import { etcdBinary, etcdRequirement } from "../tests/harness/etcd.ts";
+import { resetFleet } from "./fleet.ts";
+import { startRecycler } from "./recycler.ts";
 import type { UnitShape } from "./workload.ts";
 
 const COMPONENT = "bench";
@@ -82,7 +95,12 @@ async function benchPostgresFleet(
   server: PostgresServer,
   plan: BenchPlan,
   machines: number,
-): Promise<{ fleet: FleetCounts; configurations: ConfigurationResult[]; idlePoll: IdlePollResult }> {
+): Promise<{
+  fleet: FleetCounts;
+  configurations: ConfigurationResult[];
+  idlePoll: IdlePollResult;
+  changeFeed?: ChangeFeedLatencyResult;
+}> {
   const database = `bench_${machines}`;
   await server.admin(`DROP DATABASE IF EXISTS ${database}`);
   await server.admin(`CREATE DATABASE ${database}`);
@@ -129,6 +147,31 @@ async function benchPostgresFleet(
         }
       }
     }
+    let changeFeed: ChangeFeedLatencyResult | undefined;
+    if (machines === Math.min(...plan.fleetSizes)) {
+      const workers = Math.max(...plan.workerCounts);
+      const bmdb = await openBmdb({ component: COMPONENT, databaseUrl: url, poolSize: workers + 6 });
+      await resetFleet(raw);
+      const recycler = startRecycler(recyclerDb);
+      try {
+        const [probe] = await raw.query("SELECT machine_id FROM machines ORDER BY machine_id LIMIT 1");
+        changeFeed = await measureChangeFeedLatency(bmdb, {
+          workers,
+          probes: plan.quick ? 10 : 40,
+          machineId: String(probe.machine_id),
+        });
+      } finally {
+        await recycler.stop();
+        await bmdb.close();
+      }
+      progress(
+        `PostgreSQL ${fleetLabel(machines)}: change feed (${changeFeed.mode}) with ${workers} workers churning ` +
+          `${changeFeed.churnUnitsPerSecond.toFixed(0)} units/s: commit to value p50 ` +
+          `${changeFeed.medianMs.toFixed(1)} ms, p99 ${
+            changeFeed.p99Ms.toFixed(1)
+          } ms over ${changeFeed.changes} changes`,
+      );
+    }
     const bmdb = await openBmdb({ component: COMPONENT, databaseUrl: url, poolSize: 4 });
     let idlePoll: IdlePollResult;
     try {
@@ -137,11 +180,32 @@ async function benchPostgresFleet(
       await bmdb.close();
     }
     progress(`PostgreSQL ${fleetLabel(machines)}: idle poll median ${idlePoll.medianMs.toFixed(1)} ms`);
-    return { fleet, configurations, idlePoll };
+    return { fleet, configurations, idlePoll, ...(changeFeed ? { changeFeed } : {}) };
   } finally {
     await Promise.all([raw.close(), recyclerDb.close()]);
     await server.admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
   }
+}
+
+/** MemoryValue fan-out, an EtcdValue backlog (when etcd is installed), and the change feed measured earlier. */
+async function benchEventValues(
+  plan: BenchPlan,
+  changeFeed: ChangeFeedLatencyResult | undefined,
+): Promise<EventResults> {
+  const fanOut = await measureMemoryFanOut(FAN_OUT_WATCHERS, plan.quick ? 20 : 100);
+  progress(
+    `MemoryValue to ${fanOut.watchers} watchers: p50 ${fanOut.medianMs.toFixed(2)} ms, p99 ${
+      fanOut.p99Ms.toFixed(2)
+    } ms`,
+  );
+  let etcdBacklog: EtcdBacklogResult | undefined;
+  if (etcdBinary()) {
+    etcdBacklog = await measureEtcdBacklog(ETCD_BACKLOG_KEYS, plan.runs);
+    progress(`EtcdValue backlog of ${etcdBacklog.keys} keys: median ${etcdBacklog.medianMs.toFixed(0)} ms`);
+  } else {
+    progress(`EtcdValue backlog: skipped (${etcdRequirement.probe()}; install: ${etcdRequirement.install})`);
+  }
+  return { fanOut, ...(etcdBacklog ? { etcdBacklog } : {}), ...(changeFeed ? { changeFeed } : {}) };
 }
 
 async function benchPglite(plan: BenchPlan): Promise<{ fleet: FleetCounts; configuration: ConfigurationResult }> {
@@ -243,6 +307,7 @@ async function main(): Promise<number> {
     const fleets: FleetCounts[] = [];
     const postgres: ConfigurationResult[] = [];
     const otherUnit: ConfigurationResult[] = [];
+    let changeFeed: ChangeFeedLatencyResult | undefined;
     const idlePolls: IdlePollResult[] = [];
     for (const machines of plan.fleetSizes) {
       const result = await benchPostgresFleet(server, plan, machines);
@@ -250,10 +315,12 @@ async function main(): Promise<number> {
       postgres.push(...result.configurations.filter((c) => c.unit === plan.unit));
       otherUnit.push(...result.configurations.filter((c) => c.unit !== plan.unit));
       idlePolls.push(result.idlePoll);
+      changeFeed ??= result.changeFeed;
     }
     await server.stop();
     const pglite = await benchPglite(plan);
     fleets.push(pglite.fleet);
+    const events = await benchEventValues(plan, changeFeed);
 
     const anchorMedian = medianAnchor(anchorRuns, plan.workerCounts);
     const { outPath, ...planFields } = plan;
@@ -274,11 +341,15 @@ async function main(): Promise<number> {
       otherUnit,
       pglite: [pglite.configuration],
       idlePolls,
-      targets: checkTargets({
-        anchorUnitsPerSecond: new Map(anchorMedian.map((a) => [a.clients, a.unitsPerSecond])),
-        postgres,
-        pglite: [pglite.configuration],
-      }),
+      events,
+      targets: [
+        ...checkTargets({
+          anchorUnitsPerSecond: new Map(anchorMedian.map((a) => [a.clients, a.unitsPerSecond])),
+          postgres,
+          pglite: [pglite.configuration],
+        }),
+        ...checkEventTargets(events),
+      ],
       notes: [
         `A unit (${plan.unit}) is ${UNIT_DESCRIPTION[plan.unit]} The second table (${plan.otherUnit}) is ` +
         `${UNIT_DESCRIPTION[plan.otherUnit]}` +

@@ -11,6 +11,7 @@ import type { FleetCounts } from "./fleet.ts";
 import type { IdlePollResult } from "./idle_poll.ts";
 import type { MachineInfo } from "./machine_info.ts";
 import type { BenchPlan } from "./plan.ts";
+import type { EventResults } from "./targets.ts";
 import { fleetLabel, RATIO_AIM, RATIO_FLOOR, ratioToAnchor, type TargetCheck } from "./targets.ts";
 
 /** Everything a bench run measured. */
@@ -36,6 +37,7 @@ export interface BenchReport {
   otherUnit: ConfigurationResult[];
   pglite: ConfigurationResult[];
   idlePolls: IdlePollResult[];
+  events: EventResults;
   targets: TargetCheck[];
   notes: string[];
 }
@@ -194,6 +196,22 @@ export function formatReport(r: BenchReport): string {
       ? [
         `CPU per unit (client + server), anchor ÷ Drover at ${fleetLabel(smallest)}: ${cpuRatios.join(", ")} ` +
         `(robust to other load; it is the ratio the runs tend to once the ${r.machine.cores} cores are saturated)`,
+      ]
+      : []),
+    `MemoryValue set to ${r.events.fanOut.watchers} watchers: p50 ${fixed(r.events.fanOut.medianMs, 2)} ms, ` +
+    `p99 ${fixed(r.events.fanOut.p99Ms, 2)} ms over ${r.events.fanOut.rounds} sets`,
+    r.events.etcdBacklog
+      ? `EtcdValue range backlog of ${r.events.etcdBacklog.keys} keys: median ${
+        fixed(r.events.etcdBacklog.medianMs, 0)
+      } ms (runs ${r.events.etcdBacklog.runs.map((x) => x.toFixed(0)).join(" / ")})`
+      : "EtcdValue range backlog: not measured (etcd-server not installed)",
+    ...(r.events.changeFeed
+      ? [
+        `Change feed (${r.events.changeFeed.mode}), ${r.events.changeFeed.workers} workers churning ${
+          fixed(r.events.changeFeed.churnUnitsPerSecond, 0)
+        } units/s: commit to value p50 ${fixed(r.events.changeFeed.medianMs, 1)} ms, p99 ${
+          fixed(r.events.changeFeed.p99Ms, 1)
+        } ms, max ${fixed(r.events.changeFeed.maxMs, 1)} ms over ${r.events.changeFeed.changes} changes`,
       ]
       : []),
     ...r.idlePolls.map((p) =>

@@ -5,7 +5,10 @@
  *
  * @module
  */
+import type { ChangeFeedLatencyResult } from "./change_feed_latency.ts";
 import type { ConfigurationResult } from "./configuration.ts";
+import type { EtcdBacklogResult } from "./etcd_backlog.ts";
+import type { FanOutResult } from "./event_fanout.ts";
 
 /** Drover ÷ anchor on PostgreSQL at the same client count: the floor, per worker count. */
 export const RATIO_FLOOR: Readonly<Record<number, number>> = { 1: 0.70, 4: 0.65, 16: 0.65 };
@@ -19,6 +22,24 @@ export const RETRIES_PER_100_BELOW = 1;
 export const CLAIM_P99_GROWTH_AT_MOST = 2;
 /** One process running 16 workers stays under this RSS. */
 export const RSS_16_WORKERS_BELOW_BYTES = 150 * 1024 * 1024;
+
+/** Issue 4: one MemoryValue set reaches this many watchers ... */
+export const FAN_OUT_WATCHERS = 1000;
+/** ... within this long. */
+export const FAN_OUT_WITHIN_MS = 50;
+/** An EtcdValue range reads a backlog of this many keys ... */
+export const ETCD_BACKLOG_KEYS = 10_000;
+/** ... within this long. */
+export const ETCD_BACKLOG_WITHIN_MS = 1000;
+/** The change feed shows a committed change within this long at p99, with 16 workers churning. */
+export const CHANGE_FEED_P99_WITHIN_MS = 200;
+
+/** The Event Value and change feed measurements. */
+export interface EventResults {
+  fanOut: FanOutResult;
+  etcdBacklog?: EtcdBacklogResult;
+  changeFeed?: ChangeFeedLatencyResult;
+}
 
 /** One target, checked. */
 export interface TargetCheck {
@@ -115,6 +136,33 @@ export function checkTargets(input: TargetInput): TargetCheck[] {
       rule: `>= ${PGLITE_FLOOR_UNITS_PER_SECOND} (floor)`,
       value,
       met: value >= PGLITE_FLOOR_UNITS_PER_SECOND,
+    });
+  }
+  return checks;
+}
+
+/** Issue 4's speed targets. */
+export function checkEventTargets(events: EventResults): TargetCheck[] {
+  const checks: TargetCheck[] = [{
+    subject: `MemoryValue set to ${events.fanOut.watchers} watchers: p99 ms`,
+    rule: `< ${FAN_OUT_WITHIN_MS}`,
+    value: events.fanOut.p99Ms,
+    met: events.fanOut.p99Ms < FAN_OUT_WITHIN_MS,
+  }];
+  if (events.etcdBacklog) {
+    checks.push({
+      subject: `EtcdValue range backlog of ${events.etcdBacklog.keys} keys: median ms`,
+      rule: `< ${ETCD_BACKLOG_WITHIN_MS}`,
+      value: events.etcdBacklog.medianMs,
+      met: events.etcdBacklog.medianMs < ETCD_BACKLOG_WITHIN_MS,
+    });
+  }
+  if (events.changeFeed) {
+    checks.push({
+      subject: `Change feed, ${events.changeFeed.workers} workers churning: commit to value p99 ms`,
+      rule: `< ${CHANGE_FEED_P99_WITHIN_MS}`,
+      value: events.changeFeed.p99Ms,
+      met: events.changeFeed.p99Ms < CHANGE_FEED_P99_WITHIN_MS,
     });
   }
   return checks;

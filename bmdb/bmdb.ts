@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { type ChangeFeed, type ChangeFeedOptions, type ChangeFeedValues, openChangeFeed } from "./change_feed.ts";
 import { ClaimBatcher } from "./claim_batcher.ts";
 import { CommitBatcher } from "./commit_batcher.ts";
 import { CommitAndClaimBatcher } from "./commit_claim_batcher.ts";
@@ -133,6 +134,7 @@ export class Bmdb {
   readonly #logger: Logger;
   readonly #signal: AbortSignal | undefined;
   readonly #sessions = new Set<Session>();
+  readonly #feeds = new Set<ChangeFeed>();
   #closed = false;
 
   /** @internal Use {@linkcode openBmdb}. */
@@ -286,10 +288,36 @@ export class Bmdb {
     }
   }
 
-  /** Closes open sessions (in order: their work is released as Canceled), then the connection. Idempotent. */
+  /**
+   * Starts the change feed: keeps `values` (counts, live sessions, active
+   * work, active backoffs) current as the database changes: through
+   * LISTEN/NOTIFY on PostgreSQL, in-process on PGlite, and a cheap poll
+   * where there is no NOTIFY (CockroachDB).
+   * Resolves once every value has been set. Open one per process and share
+   * its values; close it with `close()` (or let `Bmdb.close()` do it).
+   * @throws {InvalidArgumentError} bad options, or `mode: "notify"` on a database without NOTIFY.
+   * @throws {DatabaseError} the first read failed (nothing is left running).
+   */
+  async openChangeFeed<V extends ChangeFeedValues>(options: ChangeFeedOptions<V>): Promise<ChangeFeed<V>> {
+    this.#assertOpen();
+    const feed = await openChangeFeed({
+      driver: this.#driver,
+      logger: this.#logger,
+      onClosed: (f) => this.#feeds.delete(f),
+    }, options);
+    if (this.#closed) {
+      await feed.close(); // the Bmdb closed while the feed opened
+      this.#assertOpen();
+    }
+    this.#feeds.add(feed as ChangeFeed<ChangeFeedValues>);
+    return feed;
+  }
+
+  /** Closes change feeds and open sessions (in order: their work is released as Canceled), then the connection. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.all([...this.#feeds].map((f) => f.close()));
     await Promise.all([...this.#sessions].map((s) => s.close()));
     await this.#driver.close();
   }

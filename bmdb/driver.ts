@@ -40,15 +40,52 @@ export interface BeginOptions {
   readOnly?: boolean;
 }
 
+/**
+ * The channel the change feed's triggers notify (PostgreSQL).
+ * ONCHANGE(migrations/0003_change_feed.up.sql): the name and the payloads.
+ */
+export const CHANGE_CHANNEL = "drover_bmdb_change";
+
+/** What {@linkcode Driver.listenForChanges} calls. */
+export interface ChangeHandlers {
+  /**
+   * A table behind the change feed changed: the payload is the table, then
+   * `:` and the machine where a row belongs to one (`work_slot:<uuid>`).
+   */
+  onNotify(payload: string): void;
+  /**
+   * Reporting is in place: after the first LISTEN, and again after every
+   * re-LISTEN that follows a lost connection. Changes made while it was not
+   * in place are lost, so whoever listens re-reads here.
+   */
+  onListen(): void;
+}
+
+/** A subscription made by {@linkcode Driver.listenForChanges}. */
+export interface Listening {
+  /** Stops it. Never rejects. */
+  close(): Promise<void>;
+}
+
 /** A database connection pool (or the embedded database). */
 export interface Driver {
   readonly kind: "postgres" | "pglite";
+  /** The SQL dialect: PGlite and PostgreSQL speak `postgresql`. */
+  readonly dialect: "postgresql" | "cockroachdb";
   /** Where it points, for messages: `PostgreSQL at host:port/db` (no password) or `PGlite in ./data`. */
   readonly target: string;
   /** Runs one statement as its own transaction. */
   query(text: string, params: readonly unknown[], isolation: Isolation): Promise<Row[]>;
   /** Starts a transaction. BEGIN is pipelined with the first query where the driver can. */
   begin(options: BeginOptions): Promise<DriverTransaction>;
+  /**
+   * Reports changes to the tables behind the change feed. PostgreSQL: LISTEN
+   * on {@linkcode CHANGE_CHANNEL} (its triggers notify), on a connection of
+   * its own that is re-established and re-LISTENed after it is lost. PGlite:
+   * in-process, from the statements its driver runs. Absent where the
+   * database has no LISTEN/NOTIFY (CockroachDB): poll instead.
+   */
+  listenForChanges?(handlers: ChangeHandlers): Promise<Listening>;
   close(): Promise<void>;
 }
 

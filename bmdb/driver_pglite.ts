@@ -12,9 +12,10 @@
  */
 import { setImmediate } from "node:timers";
 import { parse, PGlite, protocol } from "@electric-sql/pglite";
-import type { BeginOptions, Driver, DriverTransaction, Row } from "./driver.ts";
+import type { BeginOptions, ChangeHandlers, Driver, DriverTransaction, Listening, Row } from "./driver.ts";
 import { DatabaseError } from "./errors.ts";
 import { INDEX_PROBES_ONLY } from "./planner.ts";
+import { writtenTables } from "./written_tables.ts";
 
 /** Options for {@linkcode openPgliteDriver}. */
 export interface PgliteDriverOptions {
@@ -83,6 +84,19 @@ export async function pgliteDriver(db: PGlite, target: string): Promise<Driver> 
   // One backend serves everything, so its session settings are the work
   // pool's (see planner.ts); statistics queries only lose sequential scans.
   await db.exec(Object.entries(INDEX_PROBES_ONLY).map(([k, v]) => `SET ${k} = ${v};`).join("\n"));
+  // The change feed learns of changes from here, not from triggers (see written_tables.ts).
+  const changeListeners = new Set<ChangeHandlers>();
+  const reportChanges = (tables: Iterable<string>) => {
+    for (const table of tables) {
+      for (const listener of changeListeners) {
+        try {
+          listener.onNotify(table);
+        } catch {
+          // The listener's problem: the statement did commit.
+        }
+      }
+    }
+  };
   const mutex = new Mutex();
   const prepared = new Map<string, Prepared>();
   let statementCount = 0;
@@ -139,13 +153,22 @@ export async function pgliteDriver(db: PGlite, target: string): Promise<Driver> 
 
   return {
     kind: "pglite",
+    dialect: "postgresql",
     target,
-    query(text, params) {
-      return mutex.run(() => run(text, params));
+    async query(text, params) {
+      const rows = await mutex.run(() => run(text, params));
+      if (changeListeners.size > 0) reportChanges(writtenTables(text));
+      return rows;
     },
     async begin(opts: BeginOptions): Promise<DriverTransaction> {
       const release = await mutex.acquire();
       let open = true;
+      // The feed's tables this transaction wrote, reported once it commits.
+      const written = new Set<string>();
+      const noteWrites = (text: string) => {
+        if (changeListeners.size === 0) return;
+        for (const table of writtenTables(text)) written.add(table);
+      };
       const end = async (command: "COMMIT" | "ROLLBACK") => {
         if (!open) return;
         open = false;
@@ -156,9 +179,11 @@ export async function pgliteDriver(db: PGlite, target: string): Promise<Driver> 
           }
         } catch (error) {
           if (command === "COMMIT") throw toDatabaseError(error);
+          return;
         } finally {
           release();
         }
+        if (command === "COMMIT") reportChanges(written);
       };
       try {
         await exec(`BEGIN ISOLATION LEVEL ${opts.isolation.toUpperCase()}${opts.readOnly ? " READ ONLY" : ""}`);
@@ -175,11 +200,30 @@ export async function pgliteDriver(db: PGlite, target: string): Promise<Driver> 
         return next;
       };
       return {
-        query: (text, params) => inOrder(() => run(text, params)),
-        exec: (script) => inOrder(async () => void await exec(script)),
+        query: (text, params) => {
+          noteWrites(text);
+          return inOrder(() => run(text, params));
+        },
+        exec: (script) => {
+          noteWrites(script);
+          return inOrder(async () => void await exec(script));
+        },
         commit: () => inOrder(() => end("COMMIT")),
         rollback: () => inOrder(() => end("ROLLBACK")),
       };
+    },
+    listenForChanges(handlers: ChangeHandlers): Promise<Listening> {
+      // In-process: every statement passes through here, so nothing is
+      // missed and nothing needs re-reading later; onListen runs once.
+      const listener = { ...handlers };
+      changeListeners.add(listener);
+      handlers.onListen();
+      return Promise.resolve({
+        close() {
+          changeListeners.delete(listener);
+          return Promise.resolve();
+        },
+      });
     },
     async close() {
       await mutex.run(() => db.close());

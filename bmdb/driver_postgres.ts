@@ -4,11 +4,23 @@
  * Two pools: `work` runs with `default_transaction_isolation = serializable`,
  * so a claim or a commit is one statement and one round trip; `control` runs
  * at READ COMMITTED for heartbeats, the janitor, statistics and migrations.
+ * `listenForChanges` uses postgres.js's own LISTEN connection (made from the
+ * control pool's options), which reconnects and re-LISTENs by itself.
  *
  * @module
  */
 import postgres from "postgres";
-import type { BeginOptions, Driver, DriverTransaction, Isolation, Row } from "./driver.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type BeginOptions,
+  CHANGE_CHANNEL,
+  type ChangeHandlers,
+  type Driver,
+  type DriverTransaction,
+  type Isolation,
+  type Listening,
+  type Row,
+} from "./driver.ts";
 import { DatabaseError, DatabaseUnavailableError, InvalidArgumentError } from "./errors.ts";
 import { INDEX_PROBES_ONLY, NO_JIT } from "./planner.ts";
 
@@ -146,9 +158,31 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
   });
   const pool = (isolation: Isolation | "repeatable read") => isolation === "serializable" ? work : control;
 
+  async function listenForChanges(handlers: ChangeHandlers): Promise<Listening> {
+    // postgres.js calls onlisten after the first LISTEN and after each
+    // re-LISTEN on a new connection (a restart, a terminated backend).
+    const subscription = await control.listen(CHANGE_CHANNEL, handlers.onNotify, handlers.onListen).catch((error) => {
+      throw toDatabaseError(error);
+    });
+    return {
+      async close() {
+        // UNLISTEN waits for a connection; with the server down, give up
+        // after a while (ending the pool drops the LISTEN connection anyway).
+        const giveUp = new AbortController();
+        await Promise.race([
+          subscription.unlisten().catch(() => {}),
+          sleep(2_000, undefined, { signal: giveUp.signal }).catch(() => {}),
+        ]);
+        giveUp.abort();
+      },
+    };
+  }
+
   return {
     kind: "postgres",
+    dialect: isCockroach ? "cockroachdb" : "postgresql",
     target: isCockroach ? target.replace("PostgreSQL", "CockroachDB") : target,
+    ...(isCockroach ? {} : { listenForChanges }),
     async query(text, params, isolation) {
       try {
         return await pool(isolation).unsafe(text, params as postgres.ParameterOrJSON<never>[], {

@@ -8,6 +8,11 @@
  * work done. A migration file that changed after it was applied is refused:
  * migrations are never edited once merged.
  *
+ * A migration that is not for every database says so on a line of its own,
+ * `-- drover: skip on cockroachdb, pglite` (the change feed's triggers:
+ * CockroachDB has no NOTIFY, and PGlite's driver reports changes itself).
+ * There it is recorded (with its checksum) without running.
+ *
  * @module
  */
 import type { Driver } from "./driver.ts";
@@ -36,6 +41,13 @@ export interface MigrationResult {
 
 const MIGRATIONS_DIR = new URL("../migrations/", import.meta.url);
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.up\.sql$/;
+const SKIP_ON = /^-- drover: skip on ([a-z, ]+)$/m;
+
+/** Whether `migration` says to skip the database behind `driver` (`pglite`, `postgresql` or `cockroachdb`). */
+function skipsOn(migration: Migration, driver: Driver): boolean {
+  const names = SKIP_ON.exec(migration.sql)?.[1].split(",").map((name) => name.trim()) ?? [];
+  return names.includes(driver.kind === "pglite" ? "pglite" : driver.dialect);
+}
 
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
@@ -121,7 +133,7 @@ export async function migrate(driver: Driver, migrations?: Migration[]): Promise
         continue;
       }
       try {
-        await tx.exec(migration.sql);
+        if (!skipsOn(migration, driver)) await tx.exec(migration.sql);
       } catch (error) {
         throw new MigrationError(`Migration ${migration.name} failed: ${(error as Error).message}`, { cause: error });
       }

@@ -10,6 +10,8 @@
  *   `work.signal`), commit (`finish`, `fail` with a {@linkcode Backoff}, or
  *   `cancel`). Everything is recorded in `work_history`.
  * - Operators cancel work and retry machines through {@linkcode Bmdb}.
+ * - {@linkcode ChangeFeed} keeps a process's live values (counts, sessions,
+ *   active work, backoffs) current from database change notifications.
  *
  * ```ts
  * const bmdb = await openBmdb({ component: "initializer", databaseUrl });
@@ -27,6 +29,7 @@
  */
 export { Bmdb, type BmdbCounters, openBmdb, type OpenBmdbOptions, type StartSessionOptions } from "./bmdb.ts";
 export { type Backoff, nextBackoffSeconds, normalizeBackoff } from "./backoff.ts";
+export { ChangeFeed, type ChangeFeedOptions, type ChangeFeedValues, type FeedSink } from "./change_feed.ts";
 export {
   DatabaseError,
   DatabaseUnavailableError,
@@ -53,6 +56,7 @@ export {
 export type { Query } from "./query.ts";
 export type { Queries } from "./queries.ts";
 export type { HistoryEntry, Machine, WorkBackoff } from "./queries_base.ts";
+export type { ActiveWork, FeedList, FeedSession } from "./queries_feed.ts";
 export type { BmdbCounts, ProcessCounts } from "./queries_stats.ts";
 export type { MachineProvided, RecoveryTimeouts } from "./queries_workflows.ts";
 export { Session } from "./session.ts";

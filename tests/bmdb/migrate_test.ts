@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { PGlite } from "@electric-sql/pglite";
 import { loadMigrations, MigrationError, openBmdb } from "../../bmdb/mod.ts";
+// Internal entry points: migrations of the test's own, on a driver of the test's own.
+import { openPostgresDriver } from "../../bmdb/driver_postgres.ts";
+import { pgliteDriver } from "../../bmdb/driver_pglite.ts";
+import { migrate } from "../../bmdb/migrate.ts";
 import { bmdbTest, testDrivers } from "../harness/bmdb.ts";
 import { startPostgres } from "../harness/postgres.ts";
 import { within } from "../harness/wait.ts";
@@ -187,3 +191,35 @@ Deno.test("a PGlite data directory whose applied migration changed is refused wi
     return true;
   });
 });
+
+bmdbTest(
+  "a migration marked `-- drover: skip on pglite` is recorded on PGlite without running, and runs elsewhere",
+  async (t) => {
+    const driver = t.driver === "pglite"
+      ? await pgliteDriver(await PGlite.create(), "PGlite in memory")
+      : await openPostgresDriver({ url: t.url ?? assert.fail("no PostgreSQL URL") });
+    try {
+      const marked = { version: "9000", name: "9000_marked", checksum: "c0ffee" };
+      const migrations = [
+        ...await loadMigrations(),
+        { ...marked, sql: "-- drover: skip on cockroachdb, pglite\nCREATE TABLE marked_ran (id INT);\n" },
+      ];
+      const result = await migrate(driver, migrations);
+      assert.deepEqual(result.applied.at(-1), "9000_marked");
+      const recorded = await driver.query(
+        `SELECT checksum FROM schema_migrations WHERE version = '9000'`,
+        [],
+        "read committed",
+      );
+      assert.deepEqual(recorded.map((r) => r.checksum), ["c0ffee"]);
+      const ran = await driver.query(`SELECT to_regclass('marked_ran') IS NOT NULL AS ran`, [], "read committed");
+      assert.equal(
+        ran[0].ran,
+        t.driver === "postgres",
+        "the marked migration ran where it should not, or not where it should",
+      );
+    } finally {
+      await driver.close();
+    }
+  },
+);
