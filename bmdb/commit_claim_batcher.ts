@@ -8,22 +8,17 @@
 import { Batcher } from "./batcher.ts";
 import type { ClaimRequest } from "./claim_batcher.ts";
 import type { CommitRequest } from "./commit_batcher.ts";
+import { runCommits, serializableRunner } from "./commit_statements.ts";
 import type { Driver, Row } from "./driver.ts";
-import { DatabaseError } from "./errors.ts";
+import type { DatabaseError } from "./errors.ts";
 import { commitAndClaimWork, commitAndClaimWorkBatch } from "./queries_work.ts";
-import { render, type Sql, sql } from "./sql.ts";
-import { retrying } from "./transaction.ts";
+import { type Sql, sql } from "./sql.ts";
 
 /** A commit, and the claim to make if it is clean. */
 export interface CommitAndClaimRequest {
   commit: CommitRequest;
   claim: ClaimRequest;
 }
-
-const NEVER = new AbortController().signal;
-
-/** PostgreSQL's "ON CONFLICT DO UPDATE command cannot affect row a second time": two commits wrote one row. */
-const SAME_ROW_TWICE = "21000";
 
 function single({ commit, claim }: CommitAndClaimRequest): Sql {
   return commitAndClaimWork(commit, {
@@ -45,34 +40,17 @@ export class CommitAndClaimBatcher {
 
   /** `onRetry` learns of each serialization failure and how many units it sends again. */
   constructor(driver: Driver, onRetry: (error: DatabaseError, units: number) => void) {
-    const run = async (statement: Sql, units: number) => {
-      const { text, params } = render(statement);
-      return await retrying(() => driver.query(text, params, "serializable"), {
-        signal: NEVER,
-        onRetry: (error) => onRetry(error, units),
+    const run = serializableRunner(driver, onRetry);
+    const batch = (requests: CommitAndClaimRequest[]) => {
+      const first = requests[0].claim;
+      return commitAndClaimWorkBatch(requests.map((r) => r.commit), {
+        process: first.process,
+        requests: requests.map((r) => r.claim),
+        firstEligible: first.firstEligible,
+        candidatesExclude: first.candidatesExclude,
       });
     };
-    this.#batcher = new Batcher(async (requests) => {
-      if (requests.length === 1) return await run(single(requests[0]), 1);
-      const first = requests[0].claim;
-      try {
-        const rows = await run(
-          commitAndClaimWorkBatch(requests.map((r) => r.commit), {
-            process: first.process,
-            requests: requests.map((r) => r.claim),
-            firstEligible: first.firstEligible,
-            candidatesExclude: first.candidatesExclude,
-          }),
-          requests.length,
-        );
-        const byRequest = new Map(rows.map((r) => [Number(r.__req), r]));
-        return requests.map((_, i) => byRequest.get(i + 1) ?? {});
-      } catch (error) {
-        // Tag writes of two commits met on one row: one by one.
-        if (!(error instanceof DatabaseError && error.code === SAME_ROW_TWICE)) throw error;
-        return await Promise.all(requests.map(async (r) => (await run(single(r), 1))[0]));
-      }
-    }, { maxBatch: 32 });
+    this.#batcher = new Batcher((requests) => runCommits(run, requests, single, batch), { maxBatch: 32 });
   }
 
   /** Statements sent and units served. */
