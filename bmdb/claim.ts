@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { ClaimBatcher } from "./claim_batcher.ts";
+import type { ClaimBatcher, ClaimRequest } from "./claim_batcher.ts";
 import type { Row } from "./driver.ts";
 import {
   DatabaseError,
@@ -61,6 +61,47 @@ export interface Claimed {
 }
 
 /**
+ * A workflow a claim statement can embed: `retrieve` returned a candidates
+ * query unawaited, and nothing ran in its transaction yet.
+ */
+export interface EmbeddableWorkflow {
+  firstEligible: NonNullable<QuerySpec<unknown>["firstEligible"]>;
+  identity: string;
+  exclude?: readonly Process[];
+  /** Turns the claim's row into `work.machine`. */
+  map: (rows: Row[]) => unknown[];
+}
+
+/**
+ * What `retrieve` returned, as a workflow to embed into a claim (the query is
+ * then marked composed: the claim runs it); undefined when it cannot be.
+ */
+export function embeddableWorkflow(returned: unknown, tx: LazyTransaction): EmbeddableWorkflow | undefined {
+  if (!(returned instanceof Query) || returned.started || tx.started) return undefined;
+  const spec = returned.spec as QuerySpec<unknown[]>;
+  if (spec.kind !== "candidates" || !spec.firstEligible || spec.identity === undefined) return undefined;
+  returned.markComposed();
+  return {
+    firstEligible: spec.firstEligible,
+    identity: spec.identity,
+    exclude: spec.excludesLiveWorkOf,
+    map: spec.map,
+  };
+}
+
+/** A claim request walking `workflow` from a random start, for the claim batchers. */
+export function workflowClaimRequest(sessionId: string, process: Process, workflow: EmbeddableWorkflow): ClaimRequest {
+  return {
+    sessionId,
+    start: crypto.randomUUID(),
+    process,
+    firstEligible: workflow.firstEligible,
+    candidatesExclude: workflow.exclude,
+    identity: workflow.identity,
+  };
+}
+
+/**
  * One attempt at claiming (the caller retries on serialization failures).
  * @throws {NothingToDoError} no candidate.
  * @throws {WorkConflictError} a live session holds the first candidate.
@@ -75,20 +116,8 @@ export async function claimMachine<R extends { machineId: string }>(
   const tx = ctx.transaction;
   try {
     const returned = retrieve(tx.q);
-    const spec = returned instanceof Query && !returned.started && !tx.started ? returned.spec : undefined;
-    let row: Row;
-    let map: QuerySpec<unknown[]>["map"] | undefined;
-    if (spec?.kind === "candidates" && spec.firstEligible && spec.identity !== undefined) {
-      (returned as Query<R[]>).markComposed();
-      map = spec.map as QuerySpec<unknown[]>["map"];
-      row = await claimThroughWorkflow(ctx, {
-        firstEligible: spec.firstEligible,
-        identity: spec.identity,
-        exclude: spec.excludesLiveWorkOf,
-      });
-    } else {
-      row = await claimById(ctx, await returned);
-    }
+    const workflow = embeddableWorkflow(returned, tx);
+    const row = workflow ? await claimThroughWorkflow(ctx, workflow) : await claimById(ctx, await returned);
     if (Number(row.__alive) === 0) throw ctx.expiredByDatabase();
     if (row.machine_id == null) throw new NothingToDoError(ctx.process);
     const machineId = row.machine_id as string;
@@ -102,7 +131,7 @@ export async function claimMachine<R extends { machineId: string }>(
     }
     await tx.commit();
     // The mapper reads only its own columns; the claim's __ columns are ignored.
-    return { machineId, machine: map ? map([row])[0] : undefined };
+    return { machineId, machine: workflow ? workflow.map([row])[0] : undefined };
   } catch (error) {
     await tx.rollback();
     throw error;
@@ -114,36 +143,22 @@ function run(tx: LazyTransaction, statement: Sql): Promise<Row[]> {
   return tx.started ? tx.run(statement) : tx.runAlone(statement);
 }
 
-async function claimThroughWorkflow(
-  ctx: ClaimContext,
-  { firstEligible, identity, exclude }: {
-    firstEligible: NonNullable<QuerySpec<unknown>["firstEligible"]>;
-    identity: string;
-    exclude?: readonly Process[];
-  },
-): Promise<Row> {
-  let start = "";
+async function claimThroughWorkflow(ctx: ClaimContext, workflow: EmbeddableWorkflow): Promise<Row> {
+  let request: ClaimRequest;
   let row: Row;
   // Shared with other sessions' claims of the same workflow. A request that
   // lost its machine to an earlier one of the same batch walks again.
   for (let lost = 0;; lost++) {
-    start = crypto.randomUUID();
-    row = await ctx.claims.claim({
-      sessionId: ctx.sessionId,
-      start,
-      process: ctx.process,
-      firstEligible,
-      candidatesExclude: exclude,
-      identity,
-    });
+    request = workflowClaimRequest(ctx.sessionId, ctx.process, workflow);
+    row = await ctx.claims.claim(request);
     if (!row.__lost || lost >= MAX_LOST_IN_BATCH) break;
   }
   if (Number(row.__alive) > 0 && row.machine_id == null) {
     // Nothing from the start to the end: walk the ids below the start.
-    const candidates = firstEligible(sql`${LOWEST_UUID}::uuid`, sql`${start}::uuid`);
+    const candidates = workflow.firstEligible(sql`${LOWEST_UUID}::uuid`, sql`${request.start}::uuid`);
     row = (await run(
       ctx.transaction,
-      claimWork({ sessionId: ctx.sessionId, process: ctx.process, candidates, candidatesExclude: exclude }),
+      claimWork({ sessionId: ctx.sessionId, process: ctx.process, candidates, candidatesExclude: workflow.exclude }),
     ))[0];
   }
   return row;

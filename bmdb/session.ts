@@ -202,7 +202,6 @@ export class Session {
       claim: (process, retrieve) => this.work(process, retrieve),
       adopt: (process, claimed) => this.#adopt(process, claimed),
       signal: this.signal,
-      driver: this.#context.driver,
       logger: this.#context.logger,
       assertAlive: () => this.#assertAlive(),
       expiredByDatabase: () => this.#expiredByDatabase(),

@@ -5,14 +5,14 @@
  * @module
  */
 import { type Backoff, nextBackoffSeconds, validateBackoff } from "./backoff.ts";
-import type { Claimed } from "./claim.ts";
+import { type Claimed, type EmbeddableWorkflow, embeddableWorkflow, workflowClaimRequest } from "./claim.ts";
 import type { CommitBatcher, CommitRequest } from "./commit_batcher.ts";
 import type { CommitAndClaimBatcher } from "./commit_claim_batcher.ts";
-import type { Driver, Row } from "./driver.ts";
+import type { Row } from "./driver.ts";
 import { NothingToDoError, type SessionExpiredError, WorkCanceledError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Process } from "./model.ts";
-import { Query, type QuerySpec } from "./query.ts";
+import { Query } from "./query.ts";
 import type { Queries } from "./queries.ts";
 import {
   commitWork,
@@ -35,7 +35,6 @@ export interface WorkOwner {
   /** A machine claimed by `finishAndClaim` becomes the session's work. */
   adopt(process: Process, claimed: Claimed): Work<unknown>;
   readonly signal: AbortSignal;
-  readonly driver: Driver;
   readonly logger: Logger;
   /** @throws {SessionExpiredError} when the session is over. */
   assertAlive(): void;
@@ -152,44 +151,28 @@ export class Work<R = unknown> {
     fn: (q: Queries) => FinishResult,
     retrieve: (q: Queries) => Query<R[]>,
   ): Promise<Work<R> | undefined> {
-    let claimed: { row: Row; spec: QuerySpec<R[]> } | undefined;
-    await this.#finish(fn, async (commit, q) => {
+    let claimed: { row: Row; workflow: EmbeddableWorkflow } | undefined;
+    await this.#finish(fn, async (commit, tx) => {
       claimed = undefined;
-      const next = retrieve(q);
-      const spec = next instanceof Query && !next.started ? next.spec : undefined;
-      // Only its spec is used here; the claim itself runs on its own.
-      if (spec) next.markComposed();
-      if (spec?.kind !== "candidates" || !spec.firstEligible || spec.identity === undefined) {
-        return await this.#owner.commits.commit(commit);
-      }
-      const request = {
-        commit,
-        claim: {
-          sessionId: this.#owner.sessionId,
-          start: crypto.randomUUID(),
-          process: this.process,
-          firstEligible: spec.firstEligible,
-          candidatesExclude: spec.excludesLiveWorkOf,
-          identity: spec.identity,
-        },
-      };
+      const workflow = embeddableWorkflow(retrieve(tx.q), tx);
+      if (!workflow) return await this.#owner.commits.commit(commit);
+      const request = { commit, claim: workflowClaimRequest(this.#owner.sessionId, this.process, workflow) };
       // While a statement of this shape is in flight, the finish goes with
       // the other commits and the claim with the other claims: two pipelines
       // keep both cores busy, where one shared statement would queue behind
       // itself (measured at 16 workers: 1,600-1,800 units/s this way, against
       // 1,250-1,640 when every unit waited for the shared statement).
-      if (this.#owner.commitsAndClaims.busy(request)) {
-        return await this.#owner.commits.commit(commit);
-      }
+      if (this.#owner.commitsAndClaims.busy(request)) return await this.#owner.commits.commit(commit);
       const row = await this.#owner.commitsAndClaims.run(request);
-      claimed = { row, spec };
+      claimed = { row, workflow };
       return row;
     });
-    const { row, spec } = claimed ?? {};
-    if (row && spec && Number(row.__claimed) > 0 && !row.__lost && row.machine_id != null) {
-      // The mapper reads only its own columns of the row.
-      const machine = (spec.map as (rows: Row[]) => unknown[])([row])[0];
-      return this.#owner.adopt(this.process, { machineId: row.machine_id as string, machine }) as Work<R>;
+    if (claimed && Number(claimed.row.__claimed) > 0 && !claimed.row.__lost && claimed.row.machine_id != null) {
+      const { row, workflow } = claimed;
+      return this.#owner.adopt(this.process, {
+        machineId: row.machine_id as string,
+        machine: workflow.map([row])[0],
+      }) as Work<R>;
     }
     // No shared claim, or it did not lock a machine cleanly (none found from
     // its start, lost to another of its batch, or held): an ordinary claim decides.
@@ -203,7 +186,7 @@ export class Work<R = unknown> {
    */
   async #finish(
     fn: (q: Queries) => FinishResult,
-    composed: (commit: CommitRequest, q: Queries) => Promise<Row>,
+    composed: (commit: CommitRequest, tx: LazyTransaction) => Promise<Row>,
   ): Promise<void> {
     this.#start("finish");
     this.#owner.assertAlive();
@@ -224,7 +207,7 @@ export class Work<R = unknown> {
                 work: this.#key(),
                 tags: tags.map((t) => t.spec),
                 tagNames: tags.map((t) => t.spec.name),
-              }, tx.q),
+              }, tx),
             ];
           } else {
             wasComposed = false;
