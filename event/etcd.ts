@@ -7,15 +7,8 @@
 import type { Etcd3, IKeyValue, IRangeResponse } from "etcd3";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KeyBacklog, type KeyUpdate } from "./key_backlog.ts";
-import {
-  BacklogDoneError,
-  type GetOptions,
-  iterate,
-  type Value,
-  type Watcher,
-  WatcherBusyError,
-  WatcherClosedError,
-} from "./value.ts";
+import { type Value, WatcherClosedError } from "./value.ts";
+import { WatcherBase } from "./watcher.ts";
 
 /** Turns one key's bytes into a value; `value` is null when the key was deleted. */
 export type EtcdDecoder<T> = (key: Uint8Array, value: Uint8Array | null) => T;
@@ -98,9 +91,12 @@ interface Source<T> {
 
 /**
  * A watcher of an {@linkcode EtcdValue}. `await using` closes it and waits
- * for its background task to end.
+ * for its background task to end. Besides the {@linkcode WatcherBase} rules,
+ * `get` rejects with {@linkcode EtcdDecodeError} when the decoder threw for the
+ * key taken (the next `get` goes on), and with the reason of the value's
+ * signal once it aborted.
  */
-export class EtcdWatcher<T> implements Watcher<T>, AsyncDisposable {
+export class EtcdWatcher<T> extends WatcherBase<T> implements AsyncDisposable {
   readonly #source: Source<T>;
   readonly #backlog = new KeyBacklog();
   readonly #stop = new AbortController();
@@ -111,15 +107,10 @@ export class EtcdWatcher<T> implements Watcher<T>, AsyncDisposable {
   #reads = 0;
   /** The etcd revision the backlog reflects. */
   #revision = 0n;
-  #busy = false;
-  #closed = false;
-  /** Set when the value's signal aborted: every `get` rejects with it. */
-  #ended: { reason: unknown } | undefined;
-  /** The pending `get`'s wake-up. */
-  #waiter: { wake(): void; fail(error: unknown): void } | undefined;
 
   /** @internal Made by {@linkcode EtcdValue.watch}. */
   constructor(source: Source<T>) {
+    super();
     this.#source = source;
   }
 
@@ -138,53 +129,27 @@ export class EtcdWatcher<T> implements Watcher<T>, AsyncDisposable {
     return this.#revision;
   }
 
-  /**
-   * Resolves with the next change (see {@linkcode EtcdValue}).
-   * @throws {EtcdDecodeError} the decoder threw for the key taken; the next `get` goes on.
-   * @throws {BacklogDoneError} with `backlogOnly`, once the read is done and nothing is pending.
-   * @throws {WatcherBusyError} another `get` of this watcher is pending.
-   * @throws {WatcherClosedError} the watcher was closed (also while waiting).
-   * @throws the reason of the value's signal, once it aborted.
-   */
-  async get(options: GetOptions<T> = {}): Promise<T> {
-    if (this.#closed) throw new WatcherClosedError();
-    if (this.#busy) throw new WatcherBusyError();
-    options.signal?.throwIfAborted();
-    this.#busy = true;
-    try {
-      this.#start();
-      while (true) {
-        if (this.#closed) throw new WatcherClosedError();
-        if (this.#ended) throw this.#ended.reason;
-        const next = this.#backlog.take();
-        if (next) {
-          const value = this.#decode(next);
-          if (!options.predicate || options.predicate(value)) return value;
-          continue;
-        }
-        if (options.backlogOnly && this.#synced) throw new BacklogDoneError();
-        await this.#changed(options.signal);
-      }
-    } finally {
-      this.#busy = false;
-    }
-  }
-
-  /** Stops watching: the etcd watch is canceled, a pending `get` rejects with {@linkcode WatcherClosedError}. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#stop.abort(new WatcherClosedError());
-    this.#waiter?.fail(new WatcherClosedError());
-  }
-
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
     await this.#task;
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<T> {
-    return iterate(() => this.get());
+  protected take(): { value: T } | undefined {
+    const next = this.#backlog.take();
+    return next ? { value: this.#decode(next) } : undefined;
+  }
+
+  protected backlogDelivered(): boolean {
+    return this.#synced;
+  }
+
+  protected override beforeGet(): void {
+    this.#start();
+  }
+
+  /** The etcd watch is canceled. */
+  protected override onClose(): void {
+    this.#stop.abort(new WatcherClosedError());
   }
 
   #decode({ key, value }: KeyUpdate): T {
@@ -195,40 +160,11 @@ export class EtcdWatcher<T> implements Watcher<T>, AsyncDisposable {
     }
   }
 
-  /** Waits until the backlog may have changed, the signal aborts, or the watcher closes. */
-  #changed(signal: AbortSignal | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const onAbort = () => {
-        this.#waiter = undefined;
-        reject(signal?.reason);
-      };
-      this.#waiter = {
-        wake: () => {
-          signal?.removeEventListener("abort", onAbort);
-          this.#waiter = undefined;
-          resolve();
-        },
-        fail: (error) => {
-          signal?.removeEventListener("abort", onAbort);
-          this.#waiter = undefined;
-          reject(error);
-        },
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-
   #start(): void {
     if (this.#task) return;
     const signal = this.#source.signal ? AbortSignal.any([this.#source.signal, this.#stop.signal]) : this.#stop.signal;
-    this.#task = this.#run(signal).catch((reason) => {
-      // #run only ends when its signal aborts; a close is already handled by close().
-      if (!this.#closed) {
-        this.#ended = { reason: signal.aborted ? signal.reason : reason };
-        this.#waiter?.wake();
-      }
-    });
+    // #run only ends when its signal aborts; after a close, end() does nothing.
+    this.#task = this.#run(signal).catch((reason) => this.end(signal.aborted ? signal.reason : reason));
   }
 
   /** Read, then watch from the next revision; again from a fresh read whenever the watch is lost. */
@@ -264,7 +200,7 @@ export class EtcdWatcher<T> implements Watcher<T>, AsyncDisposable {
     this.#reads++;
     this.#revision = BigInt(response.header.revision);
     this.#synced = true;
-    this.#waiter?.wake();
+    this.wake();
     return response.header.revision;
   }
 
@@ -301,7 +237,7 @@ export class EtcdWatcher<T> implements Watcher<T>, AsyncDisposable {
         if (done) return;
         this.#revision = BigInt(kv.mod_revision);
         this.#backlog.apply(kv.key, value);
-        if (this.#backlog.size > 0) this.#waiter?.wake();
+        if (this.#backlog.size > 0) this.wake();
       };
       watch.on("connected", () => {
         connected = true;

@@ -78,3 +78,26 @@ Deno.test("every one of many watchers sees a set", async () => {
   value.set(42);
   assert.deepEqual(new Set(await all), new Set([42]));
 });
+
+Deno.test("an abort that comes with a set the predicate rejects still ends the get", async () => {
+  const value = new MemoryValue<number>(1);
+  const watcher = value.watch();
+  await watcher.get();
+  const controller = new AbortController();
+  const pending = watcher.get({ signal: controller.signal, predicate: (n) => n > 10 });
+  value.set(3);
+  controller.abort(new Error("gave up"));
+  await assert.rejects(pending, /gave up/);
+  value.set(11);
+  assert.equal(await watcher.get(), 11, "the watcher is usable again");
+});
+
+Deno.test("a close that comes with a set the predicate rejects still ends the get", async () => {
+  const value = new MemoryValue<number>(1);
+  const watcher = value.watch();
+  await watcher.get();
+  const pending = watcher.get({ predicate: (n) => n > 10 });
+  value.set(3);
+  watcher.close();
+  await assert.rejects(pending, WatcherClosedError);
+});
