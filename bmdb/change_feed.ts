@@ -32,7 +32,6 @@ import { ALL_TABLES, startChangePoller } from "./change_poller.ts";
 import type { WorkBackoff } from "./queries_base.ts";
 import {
   type ActiveWork,
-  countAllMachines,
   type FeedList,
   type FeedSession,
   listActiveBackoffs,
@@ -41,9 +40,9 @@ import {
   toActiveBackoffs,
   toActiveWork,
   toLiveSessions,
-  toMachineCount,
 } from "./queries_feed.ts";
-import type { BmdbCounts } from "./queries_stats.ts";
+import { type BmdbCounts, countMachines } from "./queries_stats.ts";
+import { NO_GUARD } from "./query.ts";
 import { RefreshScheduler } from "./refresh_scheduler.ts";
 import { render, type Sql } from "./sql.ts";
 import * as check from "./validate.ts";
@@ -97,6 +96,8 @@ const TOPIC_OF_TABLE: Readonly<Record<string, Topic>> = {
   work_slot: "work",
   work_backoff: "backoffs",
 };
+
+const MACHINE_COUNT = countMachines();
 
 /** Timers longer than this are re-armed (setTimeout's limit is about 24 days). */
 const MAX_TIMER_MS = 3_600_000;
@@ -220,7 +221,7 @@ export class ChangeFeed<V extends ChangeFeedValues = ChangeFeedValues> {
     const limit = { limit: this.#listLimit };
     switch (topic) {
       case "machines":
-        this.#counts.machines = toMachineCount(await this.#query(countAllMachines()));
+        this.#counts.machines = MACHINE_COUNT.map(await this.#query(MACHINE_COUNT.build(NO_GUARD)));
         break;
       case "sessions": {
         const result = toLiveSessions(await this.#query(listLiveSessions(limit)));

@@ -13,9 +13,9 @@
  * @module
  */
 import type { Row } from "./driver.ts";
-import { type Process, PROCESSES } from "./model.ts";
+import type { Process } from "./model.ts";
 import { toWorkBackoff, type WorkBackoff } from "./queries_base.ts";
-import type { ProcessCounts } from "./queries_stats.ts";
+import { byProcess, type ProcessCounts } from "./queries_stats.ts";
 import { type Sql, sql } from "./sql.ts";
 
 /** A list capped at the feed's limit: `rows` holds the first `limit`, `total` how many there are. */
@@ -54,23 +54,9 @@ export interface TopicResult<T> {
   nextExpiryMs?: number;
 }
 
-function byProcess(rows: Row[]): ProcessCounts {
-  const out = Object.fromEntries(PROCESSES.map((p) => [p, 0])) as ProcessCounts;
-  for (const r of rows) out[r.process as Process] = Number(r.total);
-  return out;
-}
-
 function expiryMs(values: unknown[]): number | undefined {
   const ms = values.filter((v) => v !== null && v !== undefined).map(Number);
   return ms.length ? Math.min(...ms) : undefined;
-}
-
-export function countAllMachines(): Sql {
-  return sql`SELECT count(*)::int AS total FROM machines`;
-}
-
-export function toMachineCount(rows: Row[]): number {
-  return Number(rows[0]?.total ?? 0);
 }
 
 /** Live sessions (oldest first, the first `limit`), their total, and ms until the first deadline. */
@@ -121,23 +107,31 @@ export function listActiveWork(p: { limit: number }): Sql {
       FROM active ORDER BY started_at, machine_id, process LIMIT ${p.limit}::int)`;
 }
 
-export function toActiveWork(rows: Row[]): TopicResult<ActiveWork> {
+/** Splits a per-process listing: its total rows (`machine_id` NULL) and its listed rows, mapped. */
+function perProcessList<T>(rows: Row[], toRow: (row: Row) => T): { totals: Row[]; result: TopicResult<T> } {
   const totals = rows.filter((r) => r.machine_id == null);
   return {
-    list: {
-      total: totals.reduce((n, r) => n + Number(r.total), 0),
-      rows: rows.filter((r) => r.machine_id != null).map((r) => ({
-        machineId: r.machine_id as string,
-        process: r.process as Process,
-        sessionId: r.session_id as string,
-        component: r.session_component_name as string,
-        startedAt: r.started_at as Date,
-        cancelRequestedAt: r.cancel_requested_at as Date | null,
-        cancelRequestedBy: r.cancel_requested_by as string | null,
-      })),
+    totals,
+    result: {
+      list: {
+        total: totals.reduce((n, r) => n + Number(r.total), 0),
+        rows: rows.filter((r) => r.machine_id != null).map(toRow),
+      },
+      byProcess: byProcess(totals, "total"),
     },
-    byProcess: byProcess(totals),
   };
+}
+
+export function toActiveWork(rows: Row[]): TopicResult<ActiveWork> {
+  return perProcessList(rows, (r) => ({
+    machineId: r.machine_id as string,
+    process: r.process as Process,
+    sessionId: r.session_id as string,
+    component: r.session_component_name as string,
+    startedAt: r.started_at as Date,
+    cancelRequestedAt: r.cancel_requested_at as Date | null,
+    cancelRequestedBy: r.cancel_requested_by as string | null,
+  })).result;
 }
 
 /**
@@ -158,15 +152,8 @@ export function listActiveBackoffs(p: { limit: number }): Sql {
 }
 
 export function toActiveBackoffs(rows: Row[]): TopicResult<WorkBackoff> {
-  const totals = rows.filter((r) => r.machine_id == null);
-  return {
-    list: {
-      total: totals.reduce((n, r) => n + Number(r.total), 0),
-      rows: rows.filter((r) => r.machine_id != null).map(toWorkBackoff),
-    },
-    byProcess: byProcess(totals),
-    nextExpiryMs: expiryMs(totals.map((r) => r.next_expiry_ms)),
-  };
+  const { totals, result } = perProcessList(rows, toWorkBackoff);
+  return { ...result, nextExpiryMs: expiryMs(totals.map((r) => r.next_expiry_ms)) };
 }
 
 /** What the change-detection poll reads: see {@linkcode pollForChanges}. */

@@ -26,9 +26,10 @@ function count(name: string, statement: Sql): QuerySpec<number> {
 /** Per-process counts, with every process present (0 when none). */
 export type ProcessCounts = Record<Process, number>;
 
-function byProcess(rows: Row[]): ProcessCounts {
+/** Rows of `process` and a count (in `column`) as counts for every process. */
+export function byProcess(rows: Row[], column = "count"): ProcessCounts {
   const out = Object.fromEntries(PROCESSES.map((p) => [p, 0])) as ProcessCounts;
-  for (const r of rows) out[r.process as Process] = Number(r.count);
+  for (const r of rows) out[r.process as Process] = Number(r[column]);
   return out;
 }
 
@@ -58,7 +59,7 @@ export function countActiveWork(): QuerySpec<ProcessCounts> {
       sql`SELECT w.process, count(*)::int AS count FROM work_slot w
           JOIN sessions s ON s.session_id = w.session_id AND s.session_deadline > now()
           GROUP BY w.process`,
-    map: byProcess,
+    map: (rows) => byProcess(rows),
   };
 }
 
@@ -68,7 +69,7 @@ export function countActiveBackoffs(): QuerySpec<ProcessCounts> {
     name: "countActiveBackoffs",
     kind: "read",
     build: () => sql`SELECT process, count(*)::int AS count FROM work_backoff WHERE until > now() GROUP BY process`,
-    map: byProcess,
+    map: (rows) => byProcess(rows),
   };
 }
 
