@@ -22,7 +22,7 @@ import { postgresBinDir, type PostgresServer, startPostgres } from "../tests/har
 import { type AnchorResult, calibrateAnchor, findAnchor, runAnchor } from "./anchor.ts";
 import { benchConfiguration, type ConfigurationResult, type RunResult } from "./configuration.ts";
 import { postmasterPid } from "./cpu_time.ts";
-import { type FleetCounts, seedFleet } from "./fleet.ts";
+import { type FleetCounts, resetFleet, seedFleet } from "./fleet.ts";
 import { type IdlePollResult, measureIdlePoll } from "./idle_poll.ts";
 import { readMachineInfo } from "./machine_info.ts";
 import { median } from "./percentile.ts";
@@ -41,19 +41,10 @@ import { type ChangeFeedLatencyResult, measureChangeFeedLatency } from "./change
 import { type EtcdBacklogResult, measureEtcdBacklog } from "./etcd_backlog.ts";
 import { measureMemoryFanOut } from "./event_fanout.ts";
 import { etcdBinary, etcdRequirement } from "../tests/harness/etcd.ts";
-import { resetFleet } from "./fleet.ts";
 import { startRecycler } from "./recycler.ts";
-import type { UnitShape } from "./workload.ts";
+import { otherUnitOf, UNIT_DESCRIPTION } from "./workload.ts";
 
 const COMPONENT = "bench";
-
-const UNIT_DESCRIPTION: Record<UnitShape, string> = {
-  claimThenFinish: "a claim (getMachinesForAgentStart, limit 1, returned unawaited: one statement) and a finish " +
-    "that sets the agent-started tag (one statement).",
-  finishAndClaim: "a finish that sets the agent-started tag and the claim of the next machine, sent by " +
-    "work.finishAndClaim() as one statement (a loop's steady state; while one such statement is in flight, the " +
-    "finish and the claim join the other commits and claims instead). Its claim and finish times are the call's.",
-};
 
 function progress(line: string): void {
   console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -118,7 +109,7 @@ async function benchPostgresFleet(
         `${fleet.slots} work slots in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`,
     );
     const configurations: ConfigurationResult[] = [];
-    const units = machines === Math.min(...plan.fleetSizes) ? [plan.unit, plan.otherUnit] : [plan.unit];
+    const units = machines === Math.min(...plan.fleetSizes) ? [plan.unit, otherUnitOf(plan.unit)] : [plan.unit];
     for (const unit of units) {
       for (const workers of plan.workerCounts) {
         const bmdb = await openBmdb({ component: COMPONENT, databaseUrl: url, poolSize: workers + 4 });
@@ -292,9 +283,9 @@ async function main(): Promise<number> {
           ).join(", "),
       );
     }
-    // The anchor as run.sh's usage line shows it (`-d anchor`: pgbench debug on), for comparison.
+    // The anchor as run.sh's usage line shows it (`-d anchor`: pgbench debug on), for comparison: full runs only.
     const documentedRuns: AnchorResult[][] = [];
-    for (let i = 0; i < plan.runs; i++) {
+    for (let i = 0; i < (plan.quick ? 0 : plan.runs); i++) {
       const results = await runAnchor(anchorSource, { ...anchorOptions, postmaster: undefined, asDocumented: true });
       documentedRuns.push(results);
       progress(
@@ -334,7 +325,9 @@ async function main(): Promise<number> {
         source: anchorSource,
         runs: anchorRuns,
         median: anchorMedian,
-        asDocumented: { runs: documentedRuns, median: medianAnchor(documentedRuns, plan.workerCounts) },
+        ...(documentedRuns.length > 0
+          ? { asDocumented: { runs: documentedRuns, median: medianAnchor(documentedRuns, plan.workerCounts) } }
+          : {}),
       },
       fleets,
       postgres,
@@ -351,8 +344,8 @@ async function main(): Promise<number> {
         ...checkEventTargets(events),
       ],
       notes: [
-        `A unit (${plan.unit}) is ${UNIT_DESCRIPTION[plan.unit]} The second table (${plan.otherUnit}) is ` +
-        `${UNIT_DESCRIPTION[plan.otherUnit]}` +
+        `A unit (${plan.unit}) is ${UNIT_DESCRIPTION[plan.unit]} The second table (${otherUnitOf(plan.unit)}) is ` +
+        `${UNIT_DESCRIPTION[otherUnitOf(plan.unit)]}` +
         " Retries are bmdb.counters.transactionRetries per 100 units.",
         "The recycler (DELETE of machine_agent_started rows older than 1 s, every 100 ms, on its own READ " +
         "COMMITTED connection) keeps machines coming back like the anchor's 1-second tag: extra work Drover " +

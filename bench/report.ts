@@ -12,7 +12,17 @@ import type { IdlePollResult } from "./idle_poll.ts";
 import type { MachineInfo } from "./machine_info.ts";
 import type { BenchPlan } from "./plan.ts";
 import type { EventResults } from "./targets.ts";
-import { fleetLabel, RATIO_AIM, RATIO_FLOOR, ratioToAnchor, type TargetCheck } from "./targets.ts";
+import {
+  CLAIM_P99_GROWTH_AT_MOST,
+  fleetLabel,
+  PGLITE_FLOOR_UNITS_PER_SECOND,
+  RATIO_AIM,
+  RATIO_FLOOR,
+  ratioToAnchor,
+  RETRIES_PER_100_BELOW,
+  RSS_16_WORKERS_BELOW_BYTES,
+  type TargetCheck,
+} from "./targets.ts";
 
 /** Everything a bench run measured. */
 export interface BenchReport {
@@ -91,16 +101,18 @@ export function formatReport(r: BenchReport): string {
       `${isPg ? "PostgreSQL" : "PGlite"} ${fleetLabel(c.machines)}`,
       String(c.workers),
       fixed(c.median.unitsPerSecond, 0),
-      isPg || c.workers === 1 ? fixed(anchor.get(c.workers), 0) : "-",
-      fixed(ratio, 2),
+      isPg ? fixed(anchor.get(c.workers), 0) : "-",
+      isPg ? fixed(ratio, 2) : "-",
       ratioTargets && floor !== undefined ? `${floor.toFixed(2)} ${mark(ratio >= floor)}` : "-",
       ratioTargets && aim !== undefined ? `${aim.toFixed(2)} ${mark(ratio >= aim)}` : "-",
-      `${fixed(c.median.retriesPer100Units, 2)} ${mark(c.median.retriesPer100Units < 1)}`,
+      `${fixed(c.median.retriesPer100Units, 2)} ${mark(c.median.retriesPer100Units < RETRIES_PER_100_BELOW)}`,
       fixed(c.median.claimP50Ms, 2),
       fixed(c.median.claimP99Ms, 2),
       p99Base === undefined
         ? "-"
-        : `${fixed(c.median.claimP99Ms / p99Base, 2)}x ${mark(c.median.claimP99Ms / p99Base <= 2)}`,
+        : `${fixed(c.median.claimP99Ms / p99Base, 2)}x ${
+          mark(c.median.claimP99Ms / p99Base <= CLAIM_P99_GROWTH_AT_MOST)
+        }`,
       fixed(c.median.finishP50Ms, 2),
       fixed(c.median.clientCpuUsPerUnit, 0),
       fixed(c.median.serverCpuUsPerUnit, 0),
@@ -169,14 +181,16 @@ export function formatReport(r: BenchReport): string {
     })` +
     (Math.max(...loads) > r.machine.cores / 2 ? ": other processes were busy, so absolute figures are low" : ""),
     ...r.postgres.filter((c) => c.workers === 16).map((c) =>
-      `Peak RSS, 16 workers, ${fleetLabel(c.machines)} machines: ${mib(c.peakRssBytes)} (< 150 MiB: ${
-        mark((c.peakRssBytes ?? Infinity) < 150 * 2 ** 20)
-      }; V8 heap committed at most ${mib(maxOf(c.runs.map((x) => x.memoryPeaks?.heapTotalBytes)))})`
+      `Peak RSS, 16 workers, ${fleetLabel(c.machines)} machines: ${mib(c.peakRssBytes)} (< ${
+        mib(RSS_16_WORKERS_BELOW_BYTES)
+      }: ${mark((c.peakRssBytes ?? Infinity) < RSS_16_WORKERS_BELOW_BYTES)}; V8 heap committed at most ${
+        mib(maxOf(c.runs.map((x) => x.memoryPeaks?.heapTotalBytes)))
+      })`
     ),
     ...(pglite
       ? [
-        `PGlite 1 worker: ${fixed(pglite.median.unitsPerSecond, 0)} units/s (>= 1000: ${
-          mark(pglite.median.unitsPerSecond >= 1000)
+        `PGlite 1 worker: ${fixed(pglite.median.unitsPerSecond, 0)} units/s (>= ${PGLITE_FLOOR_UNITS_PER_SECOND}: ${
+          mark(pglite.median.unitsPerSecond >= PGLITE_FLOOR_UNITS_PER_SECOND)
         })`,
       ]
       : []),

@@ -10,16 +10,8 @@
  * @module
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  type Bmdb,
-  NothingToDoError,
-  Process,
-  Provider,
-  type Queries,
-  type Session,
-  type Work,
-  WorkConflictError,
-} from "../bmdb/mod.ts";
+import { type Bmdb, NothingToDoError, Process, type Session, type Work, WorkConflictError } from "../bmdb/mod.ts";
+import { agentStarted, forAgentStart } from "../tests/harness/fleet.ts";
 import { percentile } from "./percentile.ts";
 
 /**
@@ -28,6 +20,20 @@ import { percentile } from "./percentile.ts";
  * `claimThenFinish` (`session.work()`, then `work.finish()`: two statements).
  */
 export type UnitShape = "finishAndClaim" | "claimThenFinish";
+
+/** The shape measured beside `unit`, for comparison. */
+export function otherUnitOf(unit: UnitShape): UnitShape {
+  return unit === "finishAndClaim" ? "claimThenFinish" : "finishAndClaim";
+}
+
+/** What a unit of each shape is, for reports. */
+export const UNIT_DESCRIPTION: Record<UnitShape, string> = {
+  claimThenFinish: "a claim (getMachinesForAgentStart, limit 1, returned unawaited: one statement) and a finish " +
+    "that sets the agent-started tag (one statement).",
+  finishAndClaim: "a finish that sets the agent-started tag and the claim of the next machine, sent by " +
+    "work.finishAndClaim() as one statement (a loop's steady state; while one such statement is in flight, the " +
+    "finish and the claim join the other commits and claims instead). Its claim and finish times are the call's.",
+};
 
 /** What the workers did in one timed stretch. */
 export interface WorkloadResult {
@@ -51,8 +57,6 @@ export interface WorkloadResult {
   finishP99Ms: number;
 }
 
-const AGENT_PUBLIC_KEY = new Uint8Array(32).fill(7);
-
 /** Pause after a claim that found nothing, as a real loop would before polling again. */
 const NOTHING_TO_DO_PAUSE_MS = 5;
 
@@ -64,11 +68,20 @@ interface WorkerTally {
   finishMs: number[];
 }
 
-const forAgentStart = (q: Queries) => q.getMachinesForAgentStart({ provider: Provider.Equinix, limit: 1 });
+/** Whether a worker goes on: before the deadline (performance.now() time) and not stopped. */
+interface Until {
+  deadline: number;
+  signal?: AbortSignal;
+}
 
-function agentStarted(machineId: string) {
-  return (q: Queries) =>
-    q.machineSetAgentStarted({ machineId, agentStartedAt: new Date(), agentPublicKey: AGENT_PUBLIC_KEY });
+const going = (until: Until) => performance.now() < until.deadline && !until.signal?.aborted;
+
+/** Counts a unit that finished by the deadline, with its claim and finish times. */
+function record(tally: WorkerTally, until: Until, claimMs: number, finishMs: number, finished: number): void {
+  if (finished > until.deadline) return;
+  tally.units++;
+  tally.claimMs.push(claimMs);
+  tally.finishMs.push(finishMs);
 }
 
 /** A claim, or undefined (counted, after a pause) when it found nothing or lost its machine. */
@@ -89,20 +102,16 @@ async function claim(session: Session, tally: WorkerTally): Promise<Work<unknown
   }
 }
 
-/** One worker: claim, finish, repeat until `deadline` (performance.now() time). */
-async function claimThenFinishLoop(session: Session, deadline: number, tally: WorkerTally): Promise<void> {
-  while (performance.now() < deadline) {
+/** One worker: claim, finish, repeat. */
+async function claimThenFinishLoop(session: Session, until: Until, tally: WorkerTally): Promise<void> {
+  while (going(until)) {
     const claimStarted = performance.now();
     const work = await claim(session, tally);
     if (!work) continue;
     const claimed = performance.now();
-    await work.finish(agentStarted(work.machineId));
+    await work.finish((q) => agentStarted(q, work.machineId));
     const finished = performance.now();
-    if (finished <= deadline) {
-      tally.units++;
-      tally.claimMs.push(claimed - claimStarted);
-      tally.finishMs.push(finished - claimed);
-    }
+    record(tally, until, claimed - claimStarted, finished - claimed, finished);
   }
 }
 
@@ -111,22 +120,19 @@ async function claimThenFinishLoop(session: Session, deadline: number, tally: Wo
  * held machine and claims the next in one statement. Its time counts as both
  * the unit's claim and its finish.
  */
-async function finishAndClaimLoop(session: Session, deadline: number, tally: WorkerTally): Promise<void> {
+async function finishAndClaimLoop(session: Session, until: Until, tally: WorkerTally): Promise<void> {
   let work: Work<unknown> | undefined;
   try {
-    while (performance.now() < deadline) {
+    while (going(until)) {
       work ??= await claim(session, tally);
       if (!work) continue;
       const started = performance.now();
       const current: Work<unknown> = work;
       work = undefined;
-      work = await current.finishAndClaim(agentStarted(current.machineId), forAgentStart);
+      work = await current.finishAndClaim((q) => agentStarted(q, current.machineId), forAgentStart);
       const finished = performance.now();
-      if (finished <= deadline) {
-        tally.units++;
-        tally.claimMs.push(finished - started);
-        tally.finishMs.push(finished - started);
-      }
+      record(tally, until, finished - started, finished - started, finished);
+      if (!work) tally.nothingToDo++; // finished, but nothing was left to claim
     }
   } finally {
     await work?.cancel();
@@ -134,14 +140,16 @@ async function finishAndClaimLoop(session: Session, deadline: number, tally: Wor
 }
 
 /**
- * Runs one loop per session for `seconds`, all at once, and measures them.
- * Every work is finished when this returns (none is left held).
+ * Runs one loop per session for `seconds` (or until `signal` aborts), all at
+ * once, and measures them. Every work is finished when this returns (none is
+ * left held).
  */
 export async function runWorkload(
   bmdb: Bmdb,
   sessions: readonly Session[],
   seconds: number,
   unit: UnitShape,
+  signal?: AbortSignal,
 ): Promise<WorkloadResult> {
   const tallies: WorkerTally[] = sessions.map(() => ({
     units: 0,
@@ -152,9 +160,10 @@ export async function runWorkload(
   }));
   const retriesBefore = bmdb.counters.transactionRetries;
   const started = performance.now();
-  const deadline = started + seconds * 1000;
+  const until: Until = { deadline: started + seconds * 1000, signal };
   const loop = unit === "finishAndClaim" ? finishAndClaimLoop : claimThenFinishLoop;
-  await Promise.all(sessions.map((s, i) => loop(s, deadline, tallies[i])));
+  await Promise.all(sessions.map((s, i) => loop(s, until, tallies[i])));
+  seconds = Math.min(seconds, (performance.now() - started) / 1000);
   const retries = bmdb.counters.transactionRetries - retriesBefore;
   const units = tallies.reduce((n, t) => n + t.units, 0);
   const claimMs = tallies.flatMap((t) => t.claimMs);
