@@ -1,0 +1,155 @@
+/**
+ * The simulator's in-process surface: what tests, the embedded dev mode and
+ * the control loops' simulated agent starter use. The HTTP side speaks the
+ * Metal API subset (see server.ts); this is the side a test holds.
+ *
+ * @module
+ */
+import type { Device, DeviceState, HardwareReservation } from "../schemas.ts";
+
+export interface SimulatorOptions {
+  /** The token clients must send as `X-Auth-Token`. Default: a random one. */
+  token?: string;
+  /** The one project the simulator holds. Default: a random UUID. */
+  projectId?: string;
+  /** Provisionable hardware reservations created at start. Default 5. */
+  reservations?: number;
+  /** Plan slug of the reservations created at start. Default "c3.small.x86". */
+  plan?: string;
+  /** Metro codes the reservations are spread over, round robin. Default ["sv", "da"]. */
+  metros?: string[];
+  /** The devices' clock. */
+  timing?: Partial<SimulatorTiming>;
+  /** Faults active from the start. */
+  faults?: Partial<FaultSettings>;
+  /** Listen address. Default 127.0.0.1, port 0 (a free port). */
+  hostname?: string;
+  port?: number;
+  /** Called once per API request after its reply was decided (tests record these). */
+  onExchange?: (exchange: Exchange) => void;
+}
+
+/** How long a device stays in each transient state. */
+export interface SimulatorTiming {
+  /** queued → provisioning. Default 300 ms. */
+  queuedMs: number;
+  /** provisioning → active. Default 1,200 ms. */
+  provisioningMs: number;
+  /** rebooting (powering_off → powering_on) → active. Default 800 ms. */
+  rebootMs: number;
+  /** deprovisioning → gone (the reservation is free again). Default 500 ms. */
+  deprovisionMs: number;
+}
+
+/** Faults that stay on until changed. */
+export interface FaultSettings {
+  /** Added before every API reply, in milliseconds. */
+  latencyMs: number;
+  /** Fraction (0..1) of API requests answered with a 5xx before anything is changed. */
+  serverErrorRate: number;
+}
+
+/** One API request and the reply it got (or that it would have got, for a lost reply). */
+export interface Exchange {
+  /** The OpenAPI operationId, e.g. "findDeviceById"; "unknown" for a path the simulator does not serve. */
+  operationId: string;
+  method: string;
+  /** The path template as in the OpenAPI file, e.g. "/devices/{id}" (without the /metal/v1 base). */
+  pathTemplate: string;
+  /** Path and query as requested. */
+  url: string;
+  requestBody: unknown;
+  status: number;
+  /** Parsed JSON reply; undefined for an empty body (204, 202). */
+  responseBody: unknown;
+  /** True when the reply was lost on purpose (the client saw no reply). */
+  lost: boolean;
+  /** The fault that produced this reply, if any. */
+  fault?: "server-error" | "rate-limit" | "lost-reply";
+}
+
+export interface Simulator extends AsyncDisposable {
+  /** The API base, e.g. "http://127.0.0.1:41234/metal/v1". */
+  readonly url: string;
+  /** The origin, e.g. "http://127.0.0.1:41234" (the admin endpoint is at /_sim/). */
+  readonly origin: string;
+  readonly token: string;
+  readonly projectId: string;
+  readonly faults: FaultController;
+  readonly fleet: SimulatedFleet;
+  readonly stats: SimulatorStats;
+  /** Stops serving; replies never sent (lost replies) are dropped; simulated machines go down. */
+  close(): Promise<void>;
+}
+
+export interface SimulatorStats {
+  /** API requests received (authenticated or not). */
+  readonly requests: number;
+  /** Requests per operationId. */
+  readonly byOperation: Readonly<Record<string, number>>;
+  /** The most API requests that were ever in flight at once. */
+  readonly maxInFlight: number;
+  /** performance.now() at the arrival of each API request, in order (for spacing checks). */
+  readonly arrivals: readonly number[];
+}
+
+export interface FaultController {
+  /** Changes the standing faults (latency, 5xx rate). */
+  set(settings: Partial<FaultSettings>): void;
+  /** The next `count` API requests (of `operationId` only, if given) are answered with `status` (default 503), changing nothing. */
+  failNext(count: number, options?: { status?: number; operationId?: string }): void;
+  /** The next `count` API requests (of `operationId` only, if given) are answered 429 with `Retry-After: retryAfterSeconds`. */
+  rateLimitNext(count: number, retryAfterSeconds: number, options?: { operationId?: string }): void;
+  /**
+   * The next request of `operationId` is carried out (its change is made)
+   * and then its reply is never sent: the client sees no answer until its
+   * own timeout, as after a lost connection.
+   */
+  loseNextReply(operationId: string): void;
+  /** Another API user creates a device on the reservation now; returns that device. */
+  takeReservation(reservationId: string): Device;
+  /** Removes every fault, standing and queued. */
+  clear(): void;
+}
+
+/** Read access to the simulated provider's state, and its machines. */
+export interface SimulatedFleet {
+  reservations(): HardwareReservation[];
+  devices(): Device[];
+  device(id: string): Device | undefined;
+  /** Adds provisionable reservations (e.g. for paging tests); returns them. */
+  addReservations(
+    count: number,
+    options?: { plan?: string; metro?: string; provisionable?: boolean },
+  ): HardwareReservation[];
+  /** Resolves when the device reaches `state` (at once if it is there); rejects with the signal's reason. */
+  waitForState(deviceId: string, state: DeviceState, signal?: AbortSignal): Promise<Device>;
+  /** The machine behind an existing device, or undefined. */
+  machine(deviceId: string): SimulatedMachine | undefined;
+}
+
+/** A simulated server: an agent runs on it in-process while the device is active. */
+export interface SimulatedMachine {
+  readonly deviceId: string;
+  /** The device's public IPv4 address. */
+  readonly publicIPv4: string;
+  /** How many times the machine has booted (1 after provisioning, +1 per reboot). */
+  readonly boots: number;
+  /** True while the device is active (powered on and provisioned). */
+  readonly running: boolean;
+  /**
+   * Runs a program (the agent) on the machine. The program's signal aborts
+   * when the machine goes down (reboot, power off, delete, simulator close);
+   * the returned promise settles with the program's result.
+   * @throws {MachineNotRunningError} when the device is not active
+   */
+  run<T>(program: (signal: AbortSignal) => Promise<T>): Promise<T>;
+}
+
+/** The simulator was asked to run something on a machine that is not active. */
+export class MachineNotRunningError extends Error {
+  constructor(readonly deviceId: string, readonly state: string) {
+    super(`Cannot run on simulated machine "${deviceId}": the device is ${state}, not active`);
+    this.name = "MachineNotRunningError";
+  }
+}
