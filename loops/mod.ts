@@ -1,0 +1,10 @@
+/**
+ * Control loops: the runner that drives a loop's workers over the BMDB, the
+ * DB query limiter they share, and their metrics. The loops themselves
+ * (provisioner, updater, initializer, recoverer, janitor) build on these.
+ *
+ * @module
+ */
+export { type Commit, type ControlLoop, LoopRunner, type LoopRunnerOptions } from "./runner.ts";
+export { type LoopMetrics, loopMetrics } from "./metrics.ts";
+export { parseRate, TokenBucket, type TokenBucketOptions } from "./token_bucket.ts";

@@ -1,0 +1,231 @@
+/**
+ * The control-loop runner on a real BMDB: every machine processed exactly
+ * once by parallel workers, failures back off with a cause naming the loop,
+ * an operator's cancel and a shutdown stop processing and release the work
+ * as Canceled, sessions are closed, and claims wait on the shared limiter.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { Registry } from "prom-client";
+import { type Bmdb, type Logger, type MachineProvided, Process, WorkCanceledError } from "../../bmdb/mod.ts";
+import { type ControlLoop, loopMetrics, LoopRunner, TokenBucket } from "../../loops/mod.ts";
+import { bmdbTest, type TestBmdb } from "../harness/bmdb.ts";
+import { addMachines, agentStarted, forAgentStart } from "../harness/fleet.ts";
+import { aborted, waitFor, within } from "../harness/wait.ts";
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** A loop over the agent-start workflow whose processing the test supplies. */
+function agentStartLoop(
+  processMachine: (machine: MachineProvided, signal: AbortSignal) => Promise<void>,
+): ControlLoop<MachineProvided> {
+  return {
+    name: "test-initializer",
+    process: Process.ShepherdAgentStart,
+    backoff: { initialSeconds: 60, maximumSeconds: 600, exponent: 2 },
+    retrieve: forAgentStart,
+    async processMachine(machine, signal) {
+      await processMachine(machine, signal);
+      return (q) => agentStarted(q, machine.machineId);
+    },
+  };
+}
+
+interface Running {
+  runner: LoopRunner<MachineProvided>;
+  registry: Registry;
+  stop(): Promise<void>;
+}
+
+function start(
+  bmdb: Bmdb,
+  loop: ControlLoop<MachineProvided>,
+  options: { parallelism?: number; limiter?: TokenBucket; idleWaitMs?: number } = {},
+): Running {
+  const registry = new Registry();
+  const runner = new LoopRunner(bmdb, loop, {
+    parallelism: options.parallelism ?? 1,
+    limiter: options.limiter ?? new TokenBucket({ intervalMs: 1, burst: 100 }),
+    idleWaitMs: options.idleWaitMs ?? 50,
+    sessionIntervalSeconds: 1,
+    metrics: loopMetrics(registry),
+    logger: quiet,
+  });
+  const controller = new AbortController();
+  const done = runner.run(controller.signal);
+  return {
+    runner,
+    registry,
+    async stop() {
+      controller.abort(new Error("test over"));
+      await within(done, 5000, "the runner's shutdown");
+    },
+  };
+}
+
+async function counter(registry: Registry, name: string): Promise<number> {
+  const metric = await registry.getSingleMetric(name)?.get();
+  return metric?.values.reduce((n, v) => n + v.value, 0) ?? 0;
+}
+
+async function count(t: TestBmdb, text: string, params: unknown[] = []): Promise<number> {
+  const [row] = await t.sql(text, params);
+  return Number(Object.values(row)[0]);
+}
+
+for (const parallelism of [1, 3]) {
+  bmdbTest(
+    `${parallelism} worker(s) process each of 12 machines exactly once, then close their sessions`,
+    async (t) => {
+      const setup = await t.bmdb.startSession();
+      const ids = await addMachines(setup, 12);
+      await setup.close();
+      const seen = new Map<string, number>();
+      const running = start(
+        t.bmdb,
+        agentStartLoop((machine) => {
+          seen.set(machine.machineId, (seen.get(machine.machineId) ?? 0) + 1);
+          return Promise.resolve();
+        }),
+        { parallelism },
+      );
+      try {
+        await waitFor(
+          async () => await count(t, "SELECT count(*) FROM machine_agent_started") === 12,
+          { what: "12 machines with their agent started" },
+        );
+      } finally {
+        await running.stop();
+      }
+      assert.deepEqual([...seen.keys()].sort(), [...ids].sort());
+      assert.ok([...seen.values()].every((n) => n === 1), `each machine once: ${JSON.stringify([...seen.values()])}`);
+      assert.equal(await count(t, "SELECT count(*) FROM work_history WHERE event = 'Finished'"), 12);
+      assert.equal(await counter(running.registry, "drover_loop_finishes_total"), 12);
+      assert.equal(await counter(running.registry, "drover_loop_claims_total"), 12);
+      assert.equal(await count(t, "SELECT count(*) FROM sessions"), 0, "every worker closed its session");
+    },
+  );
+}
+
+bmdbTest("a processing error fails the work with the loop's backoff and a cause that says what failed", async (t) => {
+  const setup = await t.bmdb.startSession();
+  const [machineId] = await addMachines(setup, 1);
+  await setup.close();
+  let attempts = 0;
+  const failed = Promise.withResolvers<void>();
+  const running = start(
+    t.bmdb,
+    agentStartLoop(() => {
+      attempts++;
+      failed.resolve();
+      return Promise.reject(new Error("ssh: connection refused", { cause: new Error("ECONNREFUSED 10.0.0.7:22") }));
+    }),
+  );
+  try {
+    await failed.promise;
+    const backoffs = await waitFor(async () => {
+      const rows = await t.bmdb.read((q) => q.workBackoffOf({ machineId, process: Process.ShepherdAgentStart }));
+      return rows.length > 0 && rows;
+    }, { what: "a backoff" });
+    assert.equal(backoffs[0].cause, "test-initializer failed: ssh: connection refused: ECONNREFUSED 10.0.0.7:22");
+    assert.equal(backoffs[0].lastIntervalSeconds, 60);
+    // Idle polls go on, but the machine in backoff is not picked again.
+    await waitFor(async () => await counter(running.registry, "drover_loop_idle_polls_total") >= 3, {
+      what: "three idle polls",
+    });
+    assert.equal(attempts, 1);
+    assert.equal(await counter(running.registry, "drover_loop_failures_total"), 1);
+  } finally {
+    await running.stop();
+  }
+  const history = await t.bmdb.read((q) => q.listHistoryOf({ machineId }));
+  assert.deepEqual(history.map((h) => h.event), ["Started", "Failed"]);
+});
+
+bmdbTest(
+  "an operator's cancel aborts processing and releases the machine as Canceled, without a backoff",
+  async (t) => {
+    const setup = await t.bmdb.startSession();
+    const [machineId] = await addMachines(setup, 1);
+    await setup.close();
+    const processing = Promise.withResolvers<AbortSignal>();
+    let calls = 0;
+    const running = start(
+      t.bmdb,
+      agentStartLoop(async (_machine, signal) => {
+        if (++calls > 1) return; // picked again after the cancel: let it finish
+        processing.resolve(signal);
+        await aborted(signal);
+        throw signal.reason;
+      }),
+    );
+    try {
+      const signal = await processing.promise;
+      await t.bmdb.requestWorkCancel({ machineId, process: Process.ShepherdAgentStart, actor: "alice" });
+      const reason = await within(aborted(signal), 2000, "the processing signal's abort");
+      assert.ok(reason instanceof WorkCanceledError && reason.actor === "alice", `reason: ${reason}`);
+      await waitFor(async () => await count(t, "SELECT count(*) FROM machine_agent_started") === 1, {
+        what: "the machine picked again and finished",
+      });
+    } finally {
+      await running.stop();
+    }
+    const history = await t.bmdb.read((q) => q.listHistoryOf({ machineId }));
+    assert.deepEqual(history.map((h) => [h.event, h.actor]), [
+      ["Started", null],
+      ["Canceled", "alice"],
+      ["Started", null],
+      ["Finished", null],
+    ]);
+    assert.equal(await counter(running.registry, "drover_loop_failures_total"), 0);
+  },
+);
+
+bmdbTest("shutdown aborts processing, releases held work as Canceled and closes every session", async (t) => {
+  const setup = await t.bmdb.startSession();
+  await addMachines(setup, 3);
+  await setup.close();
+  const started: AbortSignal[] = [];
+  const allStarted = Promise.withResolvers<void>();
+  const running = start(
+    t.bmdb,
+    agentStartLoop(async (_machine, signal) => {
+      started.push(signal);
+      if (started.length === 3) allStarted.resolve();
+      await aborted(signal);
+      throw signal.reason;
+    }),
+    { parallelism: 3 },
+  );
+  await allStarted.promise;
+  await running.stop();
+  assert.ok(started.every((s) => s.aborted));
+  assert.equal(await count(t, "SELECT count(*) FROM work_history WHERE event = 'Canceled'"), 3);
+  assert.equal(await count(t, "SELECT count(*) FROM work_history WHERE event = 'Failed'"), 0);
+  assert.equal(await count(t, "SELECT count(*) FROM work_backoff"), 0);
+  assert.equal(await count(t, "SELECT count(*) FROM sessions"), 0);
+  assert.equal(await count(t, "SELECT count(*) FROM work"), 0, "no active work left");
+});
+
+bmdbTest("claims wait on the shared limiter: 6 claims at one per 100 ms take at least 500 ms", async (t) => {
+  const setup = await t.bmdb.startSession();
+  await addMachines(setup, 6);
+  await setup.close();
+  const at: number[] = [];
+  const running = start(
+    t.bmdb,
+    agentStartLoop(() => {
+      at.push(performance.now());
+      return Promise.resolve();
+    }),
+    { parallelism: 2, limiter: new TokenBucket({ intervalMs: 100, burst: 1 }) },
+  );
+  try {
+    await waitFor(() => at.length === 6, { what: "six machines processed" });
+  } finally {
+    await running.stop();
+  }
+  const spanMs = at[5] - at[0];
+  assert.ok(spanMs >= 500 - 5, `6 claims with one token per 100 ms and a burst of 1 took ${spanMs.toFixed(0)} ms`);
+});
