@@ -13,6 +13,7 @@ import { type Logger, stderrLogger } from "./log.ts";
 import { migrate, type MigrationResult } from "./migrate.ts";
 import type { Process } from "./model.ts";
 import type { Queries } from "./queries.ts";
+import { pruneHistoryBatch } from "./queries_janitor.ts";
 import { createSession, reapExpiredSessions } from "./queries_session.ts";
 import { requestWorkCancel, retryMachine, toCancelRequestResult } from "./queries_work.ts";
 import { Session } from "./session.ts";
@@ -269,6 +270,28 @@ export class Bmdb {
     const result = { sessions: Number(rows[0].sessions), work: Number(rows[0].work) };
     if (result.sessions > 0) this.#logger.info("reaped expired sessions", result);
     return result;
+  }
+
+  /**
+   * Deletes history older than `olderThanSeconds`, in short statements of
+   * `batchSize` rows, and returns how many rows went. Safe to run from
+   * several replicas at once.
+   * @throws {InvalidArgumentError} olderThanSeconds below one hour or not an integer; batchSize out of 1..100,000.
+   */
+  async pruneHistory(options: { olderThanSeconds: number; batchSize?: number }): Promise<{ deleted: number }> {
+    this.#assertOpen();
+    const o = check.options("options", options);
+    const olderThanSeconds = check.integer("olderThanSeconds", o.olderThanSeconds, { min: 3600, max: 86400 * 36500 });
+    const batchSize = check.integer("batchSize", o.batchSize ?? 1000, { min: 1, max: 100_000 });
+    let deleted = 0;
+    for (;;) {
+      const rows = await this.#run(pruneHistoryBatch({ olderThanSeconds, batchSize }), "read committed");
+      const n = Number(rows[0].deleted);
+      deleted += n;
+      if (n < batchSize) break;
+    }
+    if (deleted > 0) this.#logger.info("pruned history", { deleted, olderThanSeconds });
+    return { deleted };
   }
 
   /**

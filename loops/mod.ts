@@ -8,3 +8,4 @@
 export { type Commit, type ControlLoop, LoopRunner, type LoopRunnerOptions } from "./runner.ts";
 export { type LoopMetrics, loopMetrics } from "./metrics.ts";
 export { parseRate, TokenBucket, type TokenBucketOptions } from "./token_bucket.ts";
+export { Janitor, type JanitorOptions, type JanitorPass } from "./janitor.ts";
