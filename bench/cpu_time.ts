@@ -41,6 +41,11 @@ function readStat(pid: number | "self"): ProcStat | undefined {
   };
 }
 
+/** CPU time (user + system) a live process has used so far, in milliseconds; NaN when unreadable. */
+export function processCpuMs(pid: number): number {
+  return readStat(pid)?.selfMs ?? NaN;
+}
+
 /** The postmaster's pid, from the first line of `<dataDir>/postmaster.pid`; undefined when unreadable. */
 export function postmasterPid(dataDir: string): number | undefined {
   try {

@@ -4,8 +4,9 @@
  *
  * On a throwaway PostgreSQL with fsync on, in this order: the anchor
  * (pgbench, bench/anchor) at 1, 4 and 16 clients; Drover at 1, 4 and 16
- * workers on 10,000 machines, then on 100,000; the cost of an idle poll; and
- * PGlite in memory at 1 worker. Prints a table and writes
+ * workers on 10,000 machines, then on 100,000; the cost of an idle poll;
+ * PGlite in memory at 1 worker; Event Values; and the Metal API simulator's
+ * throughput and the client's own cost per call. Prints a table and writes
  * bench/results/latest.json. `--help` for the options.
  *
  * @module
@@ -29,7 +30,9 @@ import { median } from "./percentile.ts";
 import { type BenchPlan, parsePlan } from "./plan.ts";
 import { driverRawSql, postgresRawSql } from "./raw_sql.ts";
 import { type BenchReport, formatReport, writeReport } from "./report.ts";
+import { type EquinixBenchResult, measureEquinix } from "./equinix.ts";
 import {
+  checkEquinixTargets,
   checkEventTargets,
   checkTargets,
   ETCD_BACKLOG_KEYS,
@@ -312,6 +315,16 @@ async function main(): Promise<number> {
     const pglite = await benchPglite(plan);
     fleets.push(pglite.fleet);
     const events = await benchEventValues(plan, changeFeed);
+    const equinix: EquinixBenchResult = await measureEquinix({
+      seconds: plan.quick ? 2 : 5,
+      runs: plan.runs,
+      overheadCalls: plan.quick ? 200 : 500,
+    });
+    progress(
+      `Metal API simulator: ${equinix.simulator.requestsPerSecond.toFixed(0)} getDevice/s, ` +
+        `${equinix.simulator.requestsPerCpuSecond.toFixed(0)} per CPU-second; client overhead ` +
+        `${equinix.client.overheadMs.toFixed(3)} ms per call`,
+    );
 
     const anchorMedian = medianAnchor(anchorRuns, plan.workerCounts);
     const { outPath, ...planFields } = plan;
@@ -335,6 +348,7 @@ async function main(): Promise<number> {
       pglite: [pglite.configuration],
       idlePolls,
       events,
+      equinix,
       targets: [
         ...checkTargets({
           anchorUnitsPerSecond: new Map(anchorMedian.map((a) => [a.clients, a.unitsPerSecond])),
@@ -342,6 +356,7 @@ async function main(): Promise<number> {
           pglite: [pglite.configuration],
         }),
         ...checkEventTargets(events),
+        ...checkEquinixTargets(equinix),
       ],
       notes: [
         `A unit (${plan.unit}) is ${UNIT_DESCRIPTION[plan.unit]} The second table (${otherUnitOf(plan.unit)}) is ` +

@@ -11,6 +11,7 @@ import type { FleetCounts } from "./fleet.ts";
 import type { IdlePollResult } from "./idle_poll.ts";
 import type { MachineInfo } from "./machine_info.ts";
 import type { BenchPlan } from "./plan.ts";
+import type { EquinixBenchResult } from "./equinix.ts";
 import type { EventResults } from "./targets.ts";
 import {
   CLAIM_P99_GROWTH_AT_MOST,
@@ -48,6 +49,8 @@ export interface BenchReport {
   pglite: ConfigurationResult[];
   idlePolls: IdlePollResult[];
   events: EventResults;
+  /** The Metal API simulator and client; absent when the bench skipped them. */
+  equinix?: EquinixBenchResult;
   targets: TargetCheck[];
   notes: string[];
 }
@@ -226,6 +229,19 @@ export function formatReport(r: BenchReport): string {
         } units/s: commit to value p50 ${fixed(r.events.changeFeed.medianMs, 1)} ms, p99 ${
           fixed(r.events.changeFeed.p99Ms, 1)
         } ms, max ${fixed(r.events.changeFeed.maxMs, 1)} ms over ${r.events.changeFeed.changes} changes`,
+      ]
+      : []),
+    ...(r.equinix
+      ? [
+        `Metal API simulator, getDevice, ${r.equinix.simulator.concurrency} concurrent keep-alive clients, simulator ` +
+        `${r.equinix.simulator.pinned ? "pinned to one core, load on the other" : "not pinned (no taskset)"}: ` +
+        `${fixed(r.equinix.simulator.requestsPerSecond, 0)} requests/s (runs ${
+          r.equinix.simulator.runs.map((x) => x.toFixed(0)).join(" / ")
+        }), simulator ${fixed(r.equinix.simulator.simulatorCoreBusy * 100, 0)}% of a core busy, ` +
+        `${fixed(r.equinix.simulator.requestsPerCpuSecond, 0)} requests per CPU-second`,
+        `Equinix client getDevice (apiRate 0): median ${fixed(r.equinix.client.clientMedianMs, 3)} ms vs bare fetch ` +
+        `${fixed(r.equinix.client.fetchMedianMs, 3)} ms: ${fixed(r.equinix.client.overheadMs, 3)} ms of its own per ` +
+        `call (${r.equinix.client.calls} calls per round)`,
       ]
       : []),
     ...r.idlePolls.map((p) =>

@@ -7,6 +7,7 @@
  */
 import type { ChangeFeedLatencyResult } from "./change_feed_latency.ts";
 import type { ConfigurationResult } from "./configuration.ts";
+import type { EquinixBenchResult } from "./equinix.ts";
 import type { EtcdBacklogResult } from "./etcd_backlog.ts";
 import type { FanOutResult } from "./event_fanout.ts";
 
@@ -33,6 +34,11 @@ export const ETCD_BACKLOG_KEYS = 10_000;
 export const ETCD_BACKLOG_WITHIN_MS = 1000;
 /** The change feed shows a committed change within this long at p99, with 16 workers churning. */
 export const CHANGE_FEED_P99_WITHIN_MS = 200;
+
+/** Issue 5: the simulator serves at least this many getDevice requests per second on one core ... */
+export const SIMULATOR_GET_DEVICE_PER_SECOND = 1000;
+/** ... and the client adds less than this of its own per call, beyond the rate limit. */
+export const CLIENT_OVERHEAD_BELOW_MS = 1;
 
 /** The Event Value and change feed measurements. */
 export interface EventResults {
@@ -166,4 +172,27 @@ export function checkEventTargets(events: EventResults): TargetCheck[] {
     });
   }
   return checks;
+}
+
+/**
+ * Issue 5's speed targets. The simulator's one-core figure is its requests
+ * per CPU-second when it was pinned to one core (the throughput alone may be
+ * bounded by the load generator on the other core).
+ */
+export function checkEquinixTargets(r: EquinixBenchResult): TargetCheck[] {
+  const oneCore = r.simulator.pinned ? r.simulator.requestsPerCpuSecond : r.simulator.requestsPerSecond;
+  return [
+    {
+      subject: `Simulator getDevice on one core: requests/s${r.simulator.pinned ? " per CPU-second" : " (not pinned)"}`,
+      rule: `>= ${SIMULATOR_GET_DEVICE_PER_SECOND}`,
+      value: oneCore,
+      met: oneCore >= SIMULATOR_GET_DEVICE_PER_SECOND,
+    },
+    {
+      subject: "Equinix client: own time per getDevice beyond a bare fetch (ms)",
+      rule: `< ${CLIENT_OVERHEAD_BELOW_MS}`,
+      value: r.client.overheadMs,
+      met: r.client.overheadMs < CLIENT_OVERHEAD_BELOW_MS,
+    },
+  ];
 }

@@ -49,11 +49,12 @@ export const MetroSchema = z.object({
 });
 export type Metro = z.infer<typeof MetroSchema>;
 
-/** components/schemas/Facility (the fields Drover reads). */
+/** components/schemas/Facility (the fields Drover reads): a reservation's metro is its facility's. */
 export const FacilitySchema = z.object({
   id: z.uuid().optional(),
   code: z.string().optional(),
   name: z.string().optional(),
+  metro: MetroSchema.optional(),
 });
 export type Facility = z.infer<typeof FacilitySchema>;
 

@@ -58,14 +58,18 @@ export interface Exchange {
   pathTemplate: string;
   /** Path and query as requested. */
   url: string;
+  /** The request's JSON body; its raw text when it is not JSON; undefined when empty. */
   requestBody: unknown;
   status: number;
   /** Parsed JSON reply; undefined for an empty body (204, 202). */
   responseBody: unknown;
   /** True when the reply was lost on purpose (the client saw no reply). */
   lost: boolean;
-  /** The fault that produced this reply, if any. */
-  fault?: "server-error" | "rate-limit" | "lost-reply";
+  /**
+   * The fault that produced this reply, if any: "injected-error" is a
+   * `failNext` status that is neither 429 nor 5xx.
+   */
+  fault?: "server-error" | "rate-limit" | "lost-reply" | "injected-error";
 }
 
 export interface Simulator extends AsyncDisposable {
@@ -78,7 +82,11 @@ export interface Simulator extends AsyncDisposable {
   readonly faults: FaultController;
   readonly fleet: SimulatedFleet;
   readonly stats: SimulatorStats;
-  /** Stops serving; replies never sent (lost replies) are dropped; simulated machines go down. */
+  /**
+   * Stops serving; replies never sent (lost replies) are dropped (a client
+   * still waiting on one gets a 503 so that shutdown need not wait for it);
+   * the device clock stops; simulated machines go down. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -122,7 +130,11 @@ export interface SimulatedFleet {
     count: number,
     options?: { plan?: string; metro?: string; provisionable?: boolean },
   ): HardwareReservation[];
-  /** Resolves when the device reaches `state` (at once if it is there); rejects with the signal's reason. */
+  /**
+   * Resolves when the device reaches `state` (at once if it is there); rejects with the signal's reason.
+   * "deleted" resolves once the device is gone (deprovisioned). Rejects with a DeviceGoneError
+   * (errors.ts) when the device is, or goes, away first, and a SimulatorClosedError on close.
+   */
   waitForState(deviceId: string, state: DeviceState, signal?: AbortSignal): Promise<Device>;
   /** The machine behind an existing device, or undefined. */
   machine(deviceId: string): SimulatedMachine | undefined;

@@ -1,0 +1,114 @@
+/**
+ * The admin endpoint under /_sim/ (same token as the API): an operator or a
+ * test in another process changes faults and looks at the state over HTTP.
+ * Admin requests are not API requests: they are not counted in the stats,
+ * reported as exchanges or subject to faults.
+ *
+ * | request | body | does |
+ * |---|---|---|
+ * | POST /_sim/faults | `{latencyMs?, serverErrorRate?}` | sets the standing faults, replies with them |
+ * | POST /_sim/fail-next | `{count?=1, status?=503, operationId?}` | `faults.failNext` |
+ * | POST /_sim/rate-limit-next | `{count?=1, retryAfterSeconds?=1, operationId?}` | `faults.rateLimitNext` |
+ * | POST /_sim/lose-next-reply | `{operationId}` | `faults.loseNextReply` |
+ * | POST /_sim/reservations/{id}/take | none | `faults.takeReservation`, replies with the device (201) |
+ * | POST /_sim/clear | none | `faults.clear` |
+ * | GET /_sim/state | | faults, stats, reservations and devices |
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { Faults } from "./faults.ts";
+
+const FaultSettingsInput = z.object({
+  latencyMs: z.number().optional(),
+  serverErrorRate: z.number().optional(),
+}).strict();
+const FailNextInput = z.object({
+  count: z.int().default(1),
+  status: z.int().default(503),
+  operationId: z.string().optional(),
+}).strict();
+const RateLimitNextInput = z.object({
+  count: z.int().default(1),
+  retryAfterSeconds: z.int().default(1),
+  operationId: z.string().optional(),
+}).strict();
+const LoseNextReplyInput = z.object({ operationId: z.string() }).strict();
+
+/** An admin request body that is not what the endpoint takes. */
+class InputError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join("; "));
+    this.name = "InputError";
+  }
+}
+
+/** What the admin endpoint works on. */
+export interface AdminContext {
+  token: string;
+  faults: Faults;
+  /** GET /_sim/state's reply. */
+  describeState(): unknown;
+  /** Creates someone else's device on a reservation; returns it as the API shows it. @throws {RangeError} */
+  takeReservation(reservationId: string): unknown;
+}
+
+/** The /_sim routes (mount under "/_sim"). */
+export function adminRoutes(context: AdminContext): Hono {
+  const admin = new Hono();
+  admin.use(async (c, next) => {
+    if (c.req.header("X-Auth-Token") !== context.token) {
+      return c.json({ errors: ["Invalid or missing X-Auth-Token"] }, 401);
+    }
+    await next();
+  });
+  // RangeErrors from the fault controller (e.g. an unknown operationId) are the caller's mistake.
+  admin.onError((error, c) =>
+    error instanceof RangeError || error instanceof InputError
+      ? c.json({ errors: [error.message] }, 422)
+      : c.json({ errors: [`Simulator error: ${error.message}`] }, 500)
+  );
+
+  admin.post("/faults", async (c) => {
+    context.faults.set(parse(FaultSettingsInput, await c.req.text()));
+    return c.json(context.faults.settings);
+  });
+  admin.post("/fail-next", async (c) => {
+    const { count, ...options } = parse(FailNextInput, await c.req.text());
+    context.faults.failNext(count, options);
+    return c.body(null, 204);
+  });
+  admin.post("/rate-limit-next", async (c) => {
+    const { count, retryAfterSeconds, operationId } = parse(RateLimitNextInput, await c.req.text());
+    context.faults.rateLimitNext(count, retryAfterSeconds, { operationId });
+    return c.body(null, 204);
+  });
+  admin.post("/lose-next-reply", async (c) => {
+    context.faults.loseNextReply(parse(LoseNextReplyInput, await c.req.text()).operationId);
+    return c.body(null, 204);
+  });
+  admin.post("/reservations/:id/take", (c) => c.json(context.takeReservation(c.req.param("id")), 201));
+  admin.post("/clear", (c) => {
+    context.faults.clear();
+    return c.body(null, 204);
+  });
+  admin.get("/state", (c) => c.json(context.describeState()));
+  admin.notFound((c) => c.json({ errors: [`No admin endpoint ${c.req.method} ${c.req.path}`] }, 404));
+  return admin;
+}
+
+/** The body (empty counts as `{}`) parsed with `schema`. @throws {InputError} */
+function parse<T>(schema: z.ZodType<T>, text: string): T {
+  let json: unknown;
+  try {
+    json = text.trim() === "" ? {} : JSON.parse(text);
+  } catch (error) {
+    throw new InputError([`(body): malformed JSON: ${(error as Error).message}`]);
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    throw new InputError(result.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`));
+  }
+  return result.data;
+}

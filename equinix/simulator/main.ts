@@ -1,0 +1,43 @@
+/**
+ * `deno task sim`: the Metal API simulator as a standalone server, so that
+ * several Drover replicas (or an operator with curl) can share one simulated
+ * provider. Prints the lines to paste into their environment, runs until
+ * SIGINT or SIGTERM, then closes cleanly (exit 0). Bad flags: usage on
+ * stderr, exit 2. See flags.ts for the flags.
+ *
+ * @module
+ */
+import { parseFlags, USAGE, UsageError } from "./flags.ts";
+import { startSimulator } from "./simulator.ts";
+
+async function main(args: readonly string[]): Promise<number> {
+  let options;
+  try {
+    options = parseFlags(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`deno task sim: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const simulator = await startSimulator(options);
+  console.log(`EQUINIX_API_URL=${simulator.url}`);
+  console.log(`EQUINIX_API_TOKEN=${simulator.token}`);
+  console.log(`EQUINIX_PROJECT_ID=${simulator.projectId}`);
+  console.error(`Metal API simulator serving; admin endpoint ${simulator.origin}/_sim/; SIGINT or SIGTERM stops it`);
+
+  const stop = Promise.withResolvers<string>();
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  const handlers = signals.map((signal) => [signal, () => stop.resolve(signal)] as const);
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  const signal = await stop.promise;
+  for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
+  await simulator.close();
+  console.error(`Metal API simulator stopped (${signal})`);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
