@@ -9,3 +9,15 @@ export { type Commit, type ControlLoop, LoopRunner, type LoopRunnerOptions } fro
 export { type LoopMetrics, loopMetrics } from "./metrics.ts";
 export { parseRate, TokenBucket, type TokenBucketOptions } from "./token_bucket.ts";
 export { Janitor, type JanitorOptions, type JanitorPass } from "./janitor.ts";
+export {
+  decodeReservationKey,
+  etcdReservationStore,
+  memoryReservationStore,
+  prefixRangeEnd,
+  RESERVATIONS_PREFIX,
+  ReservationsPublisher,
+  type ReservationsPublisherOptions,
+  type ReservationStore,
+  type ReservationView,
+  toReservationView,
+} from "./reservations.ts";

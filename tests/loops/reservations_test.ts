@@ -1,0 +1,108 @@
+/**
+ * The reservations publisher against the simulator: per reservation its
+ * plan, metro, provisionable flag, device and read time, into a MemoryValue
+ * or an etcd key range (where only real changes are written and a
+ * reservation that is gone is deleted).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { Logger } from "../../bmdb/mod.ts";
+import { EquinixClient } from "../../equinix/mod.ts";
+import { EtcdValue, MemoryValue } from "../../event/mod.ts";
+import {
+  decodeReservationKey,
+  etcdReservationStore,
+  memoryReservationStore,
+  prefixRangeEnd,
+  ReservationsPublisher,
+  type ReservationView,
+} from "../../loops/mod.ts";
+import { etcdRequirement, startEtcd } from "../harness/etcd.ts";
+import { serviceAvailable } from "../harness/requirements.ts";
+import { type CheckedSimulator, startCheckedSimulator } from "../harness/simulator.ts";
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+async function simulatorWithOneDevice(): Promise<{ sim: CheckedSimulator; client: EquinixClient; deviceId: string }> {
+  const sim = await startCheckedSimulator({ reservations: 3, metros: ["sv"], plan: "c3.small.x86" });
+  const client = new EquinixClient({ baseUrl: sim.url, token: sim.token, projectId: sim.projectId, apiRate: 0 });
+  const [first] = sim.fleet.reservations();
+  const device = await client.createDevice({
+    hardware_reservation_id: first.id,
+    metro: "sv",
+    plan: "c3.small.x86",
+    operating_system: "ubuntu_24_04",
+    hostname: "m1",
+  });
+  return { sim, client, deviceId: device.id };
+}
+
+Deno.test("the publisher puts every reservation with plan, metro, provisionable flag and device into a MemoryValue", async () => {
+  const { sim, client, deviceId } = await simulatorWithOneDevice();
+  try {
+    const value = new MemoryValue<readonly ReservationView[]>();
+    const publisher = new ReservationsPublisher(client, memoryReservationStore(value), { logger: quiet });
+    const before = Date.now();
+    await publisher.publishOnce();
+    const views = await value.watch().get();
+    assert.equal(views.length, 3);
+    const taken = views.filter((v) => v.deviceId !== null);
+    assert.deepEqual(taken.map((v) => [v.deviceId, v.provisionable]), [[deviceId, false]]);
+    assert.ok(views.every((v) => v.plan === "c3.small.x86" && v.metro === "sv"), JSON.stringify(views));
+    assert.equal(views.filter((v) => v.provisionable).length, 2);
+    assert.ok(views.every((v) => Date.parse(v.readAt) >= before - 1000));
+  } finally {
+    client.close();
+    await sim.close();
+  }
+});
+
+Deno.test({
+  name: "into etcd: one key per reservation, rewritten only when it changed, deleted when the reservation is gone",
+  ignore: !serviceAvailable(etcdRequirement),
+  async fn() {
+    await using etcd = await startEtcd();
+    const { sim, client, deviceId } = await simulatorWithOneDevice();
+    try {
+      const etcdClient = etcd.client();
+      const prefix = "/test/reservations/";
+      const publisher = new ReservationsPublisher(client, etcdReservationStore(etcdClient, prefix), { logger: quiet });
+      const watcher = new EtcdValue({
+        client: etcdClient,
+        key: prefix,
+        rangeEnd: prefixRangeEnd(prefix),
+        decoder: decodeReservationKey(prefix),
+      }).watch();
+      try {
+        await publisher.publishOnce();
+        const initial = [await watcher.get(), await watcher.get(), await watcher.get()];
+        assert.equal(initial.filter((e) => e.view?.deviceId === deviceId).length, 1);
+
+        // A second read with nothing changed but the read time writes nothing.
+        const revision = (await etcdClient.get(prefix + initial[0].id).exec()).header.revision;
+        await publisher.publishOnce();
+        assert.equal((await etcdClient.get(prefix + initial[0].id).exec()).header.revision, revision);
+
+        // The device goes: its reservation is provisionable again, and only that key changes.
+        await client.deleteDevice(deviceId);
+        await sim.fleet.waitForState(deviceId, "deleted");
+        await publisher.publishOnce();
+        const change = await watcher.get();
+        assert.equal(change.view?.deviceId, null);
+        assert.equal(change.view?.provisionable, true);
+
+        // A key of a reservation the provider no longer has is deleted.
+        await etcdClient.put(prefix + "00000000-0000-4000-8000-000000000000").value("{}");
+        assert.equal((await watcher.get()).id, "00000000-0000-4000-8000-000000000000");
+        await publisher.publishOnce();
+        assert.deepEqual(await watcher.get(), { id: "00000000-0000-4000-8000-000000000000", view: null });
+      } finally {
+        watcher.close();
+      }
+    } finally {
+      client.close();
+      await sim.close();
+    }
+  },
+});
