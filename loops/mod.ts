@@ -21,3 +21,5 @@ export {
   type ReservationView,
   toReservationView,
 } from "./reservations.ts";
+export { Provisioner, type ProvisionerOptions, type ProvisionerPass, type ProvisionerStatus } from "./provisioner.ts";
+export { type ProvidedFields, providedFields } from "./provider_view.ts";
