@@ -102,6 +102,29 @@ export class EquinixClient implements Disposable {
   }
 
   /**
+   * The project's devices page by page: `onPage` handles each page before the
+   * next is read, so a large fleet is never held at once. Each page is its
+   * own call (other calls may go in between, and a failed page is retried on
+   * its own); the API pages a live collection, so a device that moves while
+   * the pages are read may be seen twice or not at all in one sweep.
+   */
+  async forEachDevicePage(
+    onPage: (devices: Device[]) => Promise<void> | void,
+    options: CallOptions = {},
+  ): Promise<void> {
+    const path = `/projects/${this.projectId}/devices`;
+    for (let page = 1;; page++) {
+      const reply = await this.#transport.call(
+        "listDevices",
+        (http) => http.json({ method: "GET", path, query: { page, per_page: this.#pageSize } }, DeviceListSchema),
+        { signal: options.signal },
+      );
+      await onPage(reply.devices);
+      if (!hasNextPage(reply.meta, page, reply.devices.length)) return;
+    }
+  }
+
+  /**
    * Creates a device on `request.hardware_reservation_id`, safely retried.
    *
    * The request gets a witness tag (`<witnessTagPrefix><uuid>`, one per call).

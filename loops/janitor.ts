@@ -8,9 +8,9 @@
  *
  * @module
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { Counter, type Registry } from "prom-client";
 import type { Bmdb, Logger } from "../bmdb/mod.ts";
+import { runEvery } from "./schedule.ts";
 
 export interface JanitorOptions {
   /** Time between passes. @default 60_000 */
@@ -79,16 +79,12 @@ export class Janitor {
 
   /** Passes every interval until `signal` aborts; a failed pass is logged and retried at the next. */
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        const done = await this.pass();
-        if (done.sessions + done.history > 0) this.#logger.info("janitor pass", { ...done });
-      } catch (error) {
-        if (signal.aborted) return;
-        this.#metrics.errors.inc();
-        this.#logger.warn("janitor pass failed; retrying at the next", { error });
-      }
-      await sleep(this.#intervalMs, undefined, { signal }).catch(() => {});
-    }
+    await runEvery(this.#intervalMs, signal, async () => {
+      const done = await this.pass();
+      if (done.sessions + done.history > 0) this.#logger.info("janitor pass", { ...done });
+    }, (error) => {
+      this.#metrics.errors.inc();
+      this.#logger.warn("janitor pass failed; retrying at the next", { error });
+    });
   }
 }

@@ -23,3 +23,4 @@ export {
 } from "./reservations.ts";
 export { Provisioner, type ProvisionerOptions, type ProvisionerPass, type ProvisionerStatus } from "./provisioner.ts";
 export { type ProvidedFields, providedFields } from "./provider_view.ts";
+export { Updater, type UpdaterOptions, type UpdaterPass } from "./updater.ts";

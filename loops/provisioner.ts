@@ -18,12 +18,12 @@
  *
  * @module
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { type Bmdb, DatabaseError, type Logger, type MachineProvided, Provider, ProviderStatus } from "../bmdb/mod.ts";
 import { type Device, type EquinixClient, type HardwareReservation, RaceLostError } from "../equinix/mod.ts";
 import { MemoryValue } from "../event/mod.ts";
 import { providedFields } from "./provider_view.ts";
+import { runEvery } from "./schedule.ts";
 import type { TokenBucket } from "./token_bucket.ts";
 
 export interface ProvisionerOptions {
@@ -247,15 +247,9 @@ export class Provisioner {
 
   /** Passes every interval until `signal` aborts; a failed pass is logged and retried at the next. */
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.pass(signal);
-      } catch (error) {
-        if (signal.aborted) return;
-        this.#metrics.errors.inc();
-        this.#logger.warn("provisioner pass failed; retrying at the next", { error });
-      }
-      await sleep(this.#options.intervalMs, undefined, { signal }).catch(() => {});
-    }
+    await runEvery(this.#options.intervalMs, signal, (s) => this.pass(s), (error) => {
+      this.#metrics.errors.inc();
+      this.#logger.warn("provisioner pass failed; retrying at the next", { error });
+    });
   }
 }

@@ -13,11 +13,11 @@
  *
  * @module
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Etcd3 } from "etcd3";
 import type { Logger } from "../bmdb/mod.ts";
 import { type EquinixClient, type HardwareReservation, idFromHref } from "../equinix/mod.ts";
 import type { MemoryValue } from "../event/mod.ts";
+import { runEvery } from "./schedule.ts";
 
 /** What the dashboard shows of one reservation. */
 export interface ReservationView {
@@ -141,14 +141,8 @@ export class ReservationsPublisher {
 
   /** Publishes every interval until `signal` aborts; a failed read keeps the last published list and is logged. */
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.publishOnce(signal);
-      } catch (error) {
-        if (signal.aborted) return;
-        this.#logger.warn("could not publish reservations; keeping the last list", { error });
-      }
-      await sleep(this.#intervalMs, undefined, { signal }).catch(() => {});
-    }
+    await runEvery(this.#intervalMs, signal, (s) => this.publishOnce(s), (error) => {
+      this.#logger.warn("could not publish reservations; keeping the last list", { error });
+    });
   }
 }
