@@ -12,12 +12,10 @@
  */
 import { parseArgs } from "node:util";
 import { EquinixClient } from "./client.ts";
-import { isUuid } from "./config.ts";
-import { type Device, type HardwareReservation, idFromHref } from "./schemas.ts";
+import { DEFAULTS } from "./config.ts";
+import { type Device, type HardwareReservation, isUuid } from "./schemas.ts";
 
 const DEFAULT_API_URL = "https://api.equinix.com/metal/v1";
-/** The API's own safe spacing; `--api-rate-ms` lowers it (e.g. against the simulator). */
-const DEFAULT_API_RATE_MS = 2_000;
 
 const USAGE = `Usage: deno task metal [options] <command> [arguments]
 
@@ -32,7 +30,7 @@ Options:
   --api-url <url>       API base (env EQUINIX_API_URL; default ${DEFAULT_API_URL})
   --token <token>       API token (env EQUINIX_API_TOKEN; prefer the variable: flags show in ps)
   --project <uuid>      project id (env EQUINIX_PROJECT_ID)
-  --api-rate-ms <ms>    least time between two API requests (default ${DEFAULT_API_RATE_MS})
+  --api-rate-ms <ms>    least time between two API requests (default ${DEFAULTS.apiRate})
   --yes=<count>         delete without asking; <count> must equal the number of devices to delete
   -h, --help            show this help
 `;
@@ -104,15 +102,15 @@ function parse(args: string[], io: CliIo): "help" | { client: EquinixClient; run
   if (values.help) return "help";
   const [command, ...rest] = positionals;
   if (command === undefined) throw new UsageError("missing command");
+  if (command !== "delete" && (values["all-tagged"] !== undefined || values.yes !== undefined)) {
+    throw new UsageError(`--all-tagged and --yes are for delete, not ${command}`);
+  }
 
   let run: Command;
   switch (command) {
     case "reservations":
     case "devices":
-      noArguments(command, rest);
-      if (values["all-tagged"] !== undefined || values.yes !== undefined) {
-        throw new UsageError(`${command} takes no --all-tagged or --yes`);
-      }
+      if (rest.length > 0) throw new UsageError(`${command} takes no arguments, got "${rest.join(" ")}"`);
       run = command === "reservations" ? listReservations : listDevices;
       break;
     case "reboot": {
@@ -135,7 +133,8 @@ function parse(args: string[], io: CliIo): "help" | { client: EquinixClient; run
   if (projectId === undefined || projectId === "") {
     throw new UsageError("no project: set EQUINIX_PROJECT_ID or --project");
   }
-  const apiRate = milliseconds("--api-rate-ms", values["api-rate-ms"]) ?? DEFAULT_API_RATE_MS;
+  // Undefined leaves the client's default.
+  const apiRate = milliseconds("--api-rate-ms", values["api-rate-ms"]);
   try {
     return { client: new EquinixClient({ baseUrl, token, projectId, apiRate }), run };
   } catch (error) {
@@ -143,10 +142,6 @@ function parse(args: string[], io: CliIo): "help" | { client: EquinixClient; run
     if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message);
     throw error;
   }
-}
-
-function noArguments(command: string, rest: string[]): void {
-  if (rest.length > 0) throw new UsageError(`${command} takes no arguments, got "${rest.join(" ")}"`);
 }
 
 function deviceId(text: string): string {
@@ -164,7 +159,7 @@ function milliseconds(flag: string, text: string | undefined): number | undefine
 
 async function listReservations(client: EquinixClient, io: CliIo): Promise<number> {
   const reservations = await client.listReservations();
-  io.out(table(["ID", "PLAN", "FACILITY", "PROVISIONABLE", "DEVICE"], reservations.map(reservationRow)));
+  io.out(table(["ID", "PLAN", "METRO", "PROVISIONABLE", "DEVICE"], reservations.map(reservationRow)));
   return 0;
 }
 
@@ -172,9 +167,10 @@ function reservationRow(r: HardwareReservation): string[] {
   return [
     r.id,
     r.plan?.slug ?? "-",
-    r.facility?.code ?? "-",
+    // A reservation's metro is its facility's.
+    r.facility?.metro?.code ?? "-",
     r.provisionable === undefined ? "-" : r.provisionable ? "yes" : "no",
-    r.device === undefined ? "-" : r.device.id ?? idFromHref(r.device.href) ?? "?",
+    r.device === undefined ? "-" : r.device.id ?? "?",
   ];
 }
 
@@ -190,14 +186,13 @@ function deviceTable(devices: Device[]): string {
 
 function deviceRow(d: Device): string[] {
   const ipv4 = d.ip_addresses?.find((a) => a.public === true && a.address_family === 4)?.address;
-  const reservation = d.hardware_reservation;
   return [
     d.id,
     d.hostname ?? "-",
     d.state,
     ipv4 ?? "-",
     d.metro?.code ?? d.facility?.code ?? "-",
-    reservation === undefined ? "-" : reservation.id ?? idFromHref(reservation.href) ?? "?",
+    d.hardware_reservation === undefined ? "-" : d.hardware_reservation.id ?? "?",
   ];
 }
 

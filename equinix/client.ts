@@ -8,7 +8,7 @@
  * @module
  */
 import type { Registry } from "prom-client";
-import { z } from "zod";
+import type { z } from "zod";
 import { NoReservationProvidedError, RaceLostError, SSHKeyLabelConflictError } from "./errors.ts";
 import { equinixMetrics, type Operation } from "./metrics.ts";
 import {
@@ -19,8 +19,8 @@ import {
   type HardwareReservation,
   HardwareReservationListSchema,
   HardwareReservationSchema,
-  idFromHref,
   type Meta,
+  type Reference,
   type SSHKey,
   type SSHKeyCreateRequest,
   SSHKeyListSchema,
@@ -28,7 +28,7 @@ import {
   type SSHKeyUpdateRequest,
 } from "./schemas.ts";
 import { checkId, checkText, type EquinixClientOptions, resolveClientOptions } from "./config.ts";
-import { type Http, Transport } from "./transport.ts";
+import { type ApiRequest, type Http, Transport } from "./transport.ts";
 
 /** The last argument of every call. */
 export interface CallOptions {
@@ -38,15 +38,6 @@ export interface CallOptions {
 
 /** The API's page number limit (components/parameters/Page): a stop for a server that never ends a listing. */
 const MAX_PAGE = 100_000;
-
-/**
- * A reservation read with `include=device`: the device as a full
- * {@linkcode Device} when the reply has one (HardwareReservationSchema would
- * keep only the reference's fields), else the reference.
- */
-const ReservationWithDeviceSchema = HardwareReservationSchema.extend({
-  device: z.union([DeviceSchema, HardwareReservationSchema.shape.device.unwrap()]).optional(),
-});
 
 /**
  * A Metal API client for one project.
@@ -116,8 +107,8 @@ export class EquinixClient implements Disposable {
     for (let page = 1;; page++) {
       const reply = await this.#transport.call(
         "listDevices",
-        (http) => http.json({ method: "GET", path, query: { page, per_page: this.#pageSize } }, DeviceListSchema),
-        { signal: options.signal },
+        (http) => http.json(this.#pageRequest(path, page), DeviceListSchema),
+        options,
       );
       await onPage(reply.devices);
       if (!hasNextPage(reply.meta, page, reply.devices.length)) return;
@@ -153,11 +144,8 @@ export class EquinixClient implements Disposable {
     const witness = `${this.#witnessTagPrefix}${crypto.randomUUID()}`;
     const body: DeviceCreateRequest = { ...request, tags: [...(request.tags ?? []), witness] };
     return await this.#transport.call("createDevice", async (http) => {
-      const reservation = await http.json(
-        { method: "GET", path: `/hardware-reservations/${reservationId}`, query: { include: "device" } },
-        ReservationWithDeviceSchema,
-      );
-      if (reservation.device !== undefined) return await ownDevice(http, reservationId, reservation.device, witness);
+      const { device } = await http.json(reservationRequest(reservationId), HardwareReservationSchema);
+      if (device !== undefined) return await ownDevice(http, reservationId, { device, witness });
       // The reservation is free: create. A transient failure from here on runs this whole attempt again.
       return await http.json({ method: "POST", path: `/projects/${this.projectId}/devices`, body }, DeviceSchema);
     }, options);
@@ -192,7 +180,7 @@ export class EquinixClient implements Disposable {
   /**
    * Every hardware reservation of the project, all pages (GET
    * /projects/{id}/hardware-reservations). Each has its device as a
-   * reference (`device.href`; see `idFromHref`). Expensive for big projects:
+   * {@linkcode Reference} (`device.id`). Expensive for big projects:
    * one request per `pageSize` reservations, spaced by the API rate.
    */
   async listReservations(options: CallOptions = {}): Promise<HardwareReservation[]> {
@@ -204,16 +192,12 @@ export class EquinixClient implements Disposable {
     });
   }
 
-  /** Hardware reservation `id`, its device included (with tags, state, hostname). */
+  /** Hardware reservation `id`, its device (if any) included as a full {@linkcode Device}. */
   async getReservation(id: string, options: CallOptions = {}): Promise<HardwareReservation> {
     const reservationId = checkId("getReservation", "id", id);
     return await this.#transport.call(
       "getReservation",
-      (http) =>
-        http.json(
-          { method: "GET", path: `/hardware-reservations/${reservationId}`, query: { include: "device" } },
-          ReservationWithDeviceSchema,
-        ),
+      (http) => http.json(reservationRequest(reservationId), HardwareReservationSchema),
       options,
     );
   }
@@ -239,8 +223,8 @@ export class EquinixClient implements Disposable {
     if (typeof request !== "object" || request === null) {
       throw new TypeError("Cannot createSSHKey: request must be an object");
     }
-    const label = checkText("request.label", request.label, "createSSHKey");
-    const key = checkText("request.key", request.key, "createSSHKey");
+    const label = checkText("createSSHKey", "request.label", request.label);
+    const key = checkText("createSSHKey", "request.key", request.key);
     const body: SSHKeyCreateRequest = { label, key, ...(request.tags === undefined ? {} : { tags: request.tags }) };
     return await this.#transport.call("createSSHKey", async (http) => {
       const { ssh_keys: keys } = await http.json(this.#sshKeysRequest(), SSHKeyListSchema);
@@ -263,8 +247,8 @@ export class EquinixClient implements Disposable {
       throw new TypeError("Cannot updateSSHKey: patch must be an object");
     }
     const body: SSHKeyUpdateRequest = {};
-    if (patch.label !== undefined) body.label = checkText("patch.label", patch.label, "updateSSHKey");
-    if (patch.key !== undefined) body.key = checkText("patch.key", patch.key, "updateSSHKey");
+    if (patch.label !== undefined) body.label = checkText("updateSSHKey", "patch.label", patch.label);
+    if (patch.key !== undefined) body.key = checkText("updateSSHKey", "patch.key", patch.key);
     if (patch.tags !== undefined) body.tags = patch.tags;
     return await this.#transport.call(
       "updateSSHKey",
@@ -296,8 +280,13 @@ export class EquinixClient implements Disposable {
     this.close();
   }
 
-  #sshKeysRequest() {
-    return { method: "GET", path: `/projects/${this.projectId}/ssh-keys` } as const;
+  #sshKeysRequest(): ApiRequest {
+    return { method: "GET", path: `/projects/${this.projectId}/ssh-keys` };
+  }
+
+  /** Page `page` (from 1) of the listing at `path`. */
+  #pageRequest(path: string, page: number): ApiRequest {
+    return { method: "GET", path, query: { page, per_page: this.#pageSize } };
   }
 
   /**
@@ -319,9 +308,7 @@ export class EquinixClient implements Disposable {
     let page = 1;
     return await this.#transport.call(operation, async (http) => {
       for (;;) {
-        const { items, meta } = pick(
-          await http.json({ method: "GET", path, query: { page, per_page: this.#pageSize } }, schema),
-        );
+        const { items, meta } = pick(await http.json(this.#pageRequest(path, page), schema));
         for (const item of items) byId.set(item.id, item);
         if (!hasNextPage(meta, page, items.length)) return [...byId.values()];
         page++;
@@ -330,27 +317,27 @@ export class EquinixClient implements Disposable {
   }
 }
 
+/** GET a hardware reservation with its device included. */
+function reservationRequest(reservationId: string): ApiRequest {
+  return { method: "GET", path: `/hardware-reservations/${reservationId}`, query: { include: "device" } };
+}
+
 /**
- * The reservation's device, if it carries our witness tag; fetched in full
- * when the included one lacks fields (or its tags).
- * @throws {RaceLostError} it does not carry our tag.
+ * The device on reservation `reservationId`, if it carries our witness tag:
+ * the included device, or, when the API gave only a reference, the device
+ * read by its id.
+ * @throws {RaceLostError} it does not carry our tag (or has no id to read it by).
  */
 async function ownDevice(
   http: Http,
   reservationId: string,
-  included: NonNullable<z.infer<typeof ReservationWithDeviceSchema>["device"]>,
-  witness: string,
+  { device: onReservation, witness }: { device: Device | Reference; witness: string },
 ): Promise<Device> {
-  const deviceId = included.id ?? idFromHref(included.href);
-  if (included.tags !== undefined && !included.tags.includes(witness)) {
-    throw new RaceLostError(reservationId, deviceId);
-  }
-  const complete = DeviceSchema.safeParse(included);
   let device: Device;
-  if (complete.success && included.tags !== undefined) {
-    device = complete.data;
-  } else if (deviceId !== undefined) {
-    device = await http.json({ method: "GET", path: `/devices/${deviceId}` }, DeviceSchema);
+  if ("state" in onReservation) {
+    device = onReservation;
+  } else if (onReservation.id !== undefined) {
+    device = await http.json({ method: "GET", path: `/devices/${onReservation.id}` }, DeviceSchema);
   } else {
     // A device we can neither read nor name: we cannot show it is ours, and must not create another.
     throw new RaceLostError(reservationId, undefined);

@@ -6,6 +6,7 @@
  * @module
  */
 import { Registry } from "prom-client";
+import { isUuid } from "./schemas.ts";
 
 /** Options of {@linkcode EquinixClient}. Durations are milliseconds. */
 export interface EquinixClientOptions {
@@ -37,6 +38,7 @@ export interface EquinixClientOptions {
 
 /** The options with their defaults, checked. */
 export interface ClientConfig {
+  /** The API base without a trailing slash. */
   baseUrl: string;
   token: string;
   projectId: string;
@@ -51,7 +53,8 @@ export interface ClientConfig {
   witnessTagPrefix: string;
 }
 
-const DEFAULTS = {
+/** The options' defaults (the CLI shows `apiRate`'s in its usage). */
+export const DEFAULTS = {
   apiRate: 2_000,
   maxElapsedMs: 15 * 60_000,
   requestTimeoutMs: 30_000,
@@ -64,8 +67,6 @@ const DEFAULTS = {
 
 /** The API's page size limit (components/parameters/PerPage). */
 const MAX_PAGE_SIZE = 1000;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * `options` with defaults applied.
@@ -81,7 +82,8 @@ export function resolveClientOptions(options: EquinixClientOptions): ClientConfi
     // The token's value never goes into a message.
     throw new TypeError("Cannot create EquinixClient: token must be a non-empty string");
   }
-  const projectId = checkId("create EquinixClient", "projectId", options.projectId);
+  const creating = "create EquinixClient";
+  const projectId = checkId(creating, "projectId", options.projectId);
   const apiRateMs = checkNumber("apiRate", options.apiRate ?? DEFAULTS.apiRate, 0);
   const maxElapsedMs = checkNumber("maxElapsedMs", options.maxElapsedMs ?? DEFAULTS.maxElapsedMs, 0);
   const requestTimeoutMs = checkNumber("requestTimeoutMs", options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs, 1);
@@ -95,8 +97,12 @@ export function resolveClientOptions(options: EquinixClientOptions): ClientConfi
   if (!Number.isInteger(pageSize)) {
     throw new RangeError(`Cannot create EquinixClient: pageSize must be an integer: current value is ${pageSize}`);
   }
-  const witnessTagPrefix = checkText("witnessTagPrefix", options.witnessTagPrefix ?? DEFAULTS.witnessTagPrefix);
-  const userAgent = checkText("userAgent", options.userAgent ?? DEFAULTS.userAgent);
+  const witnessTagPrefix = checkText(
+    creating,
+    "witnessTagPrefix",
+    options.witnessTagPrefix ?? DEFAULTS.witnessTagPrefix,
+  );
+  const userAgent = checkText(creating, "userAgent", options.userAgent ?? DEFAULTS.userAgent);
   if (options.registry !== undefined && !(options.registry instanceof Registry)) {
     throw new TypeError("Cannot create EquinixClient: registry must be a prom-client Registry");
   }
@@ -114,11 +120,6 @@ export function resolveClientOptions(options: EquinixClientOptions): ClientConfi
     userAgent,
     witnessTagPrefix,
   };
-}
-
-/** Whether `text` is a UUID (any version: the API's ids are v4, but nothing here depends on it). */
-export function isUuid(text: string): boolean {
-  return UUID.test(text);
 }
 
 /**
@@ -139,7 +140,7 @@ export function checkId(action: string, field: string, value: unknown): string {
  * `value`, a string that is not blank.
  * @throws {TypeError | RangeError} "Cannot <action>: <field> must …"
  */
-export function checkText(field: string, value: unknown, action = "create EquinixClient"): string {
+export function checkText(action: string, field: string, value: unknown): string {
   if (typeof value !== "string") {
     throw new TypeError(`Cannot ${action}: ${field} must be a string: current value is ${typeof value}`);
   }

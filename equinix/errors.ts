@@ -74,7 +74,7 @@ export class DeadlineExceededError extends Error {
     readonly operation: string,
     /** Milliseconds from the first attempt to giving up. */
     readonly elapsedMs: number,
-    /** HTTP attempts of the retry loop (an attempt of createDevice may be several requests). */
+    /** Attempts of the retry loop (one attempt may be several requests: createDevice's read and create, pages). */
     readonly attempts: number,
     options: ErrorOptions & { cause: unknown },
   ) {

@@ -13,14 +13,9 @@ interface Waiter {
 /** One holder at a time, in arrival order. */
 export class FifoGate {
   #held = false;
-  #closedReason: unknown = undefined;
-  #closed = false;
+  /** Set by `close()`: the reason every later `acquire` rejects with. */
+  #closed: { reason: unknown } | undefined;
   readonly #queue: Waiter[] = [];
-
-  /** Waiters queued behind the holder. */
-  get waiting(): number {
-    return this.#queue.length;
-  }
 
   /**
    * Waits for the gate and returns its release function, which must be
@@ -29,7 +24,7 @@ export class FifoGate {
    * waiter leaves the queue), and with the close reason once the gate is closed.
    */
   acquire(signal?: AbortSignal): Promise<() => void> {
-    if (this.#closed) return Promise.reject(this.#closedReason);
+    if (this.#closed) return Promise.reject(this.#closed.reason);
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (!this.#held) {
       this.#held = true;
@@ -58,8 +53,7 @@ export class FifoGate {
 
   /** Rejects every waiter and every later `acquire` with `reason`. The holder keeps the gate until it releases. */
   close(reason: unknown): void {
-    this.#closed = true;
-    this.#closedReason = reason;
+    this.#closed = { reason };
     for (const waiter of this.#queue.splice(0)) waiter.refuse(reason);
   }
 

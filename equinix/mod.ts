@@ -51,6 +51,7 @@ export {
   type IPAssignment,
   type Metro,
   type Plan,
+  type Reference,
   type SSHKey,
   type SSHKeyCreateRequest,
   type SSHKeyUpdateRequest,

@@ -8,17 +8,43 @@
  * received it, not a crash later; every other field is optional, as in the
  * OpenAPI file. Unknown fields are dropped.
  *
- * Nested objects the API returns as a bare reference unless `include`d (a
- * reservation's device, a device's reservation) are typed as such: an object
- * with `href` and whatever else was included.
+ * Nested objects the API returns as a bare reference ({@linkcode Reference})
+ * unless the request `include`s them: a reservation's device is a full
+ * {@linkcode Device} when included, else its reference.
  *
  * @module
  */
 import { z } from "zod";
 
+/** The one UUID check of the client: ids in replies, and ids given to the client and the CLI. */
+const UuidSchema = z.uuid();
+
+/** Whether `text` is a UUID as the client accepts one (the same check as the ids of replies). */
+export function isUuid(text: string): boolean {
+  return UuidSchema.safeParse(text).success;
+}
+
+/** The id at the end of an `href` such as `/metal/v1/devices/<uuid>`, or undefined. */
+export function idFromHref(href: string | undefined): string | undefined {
+  const last = href?.split("/").pop();
+  return last !== undefined && isUuid(last) ? last : undefined;
+}
+
 /** components/schemas/Href: a reference to another object. */
-export const HrefSchema = z.object({ href: z.string() });
-export type Href = z.infer<typeof HrefSchema>;
+const HrefSchema = z.object({ href: z.string() });
+
+/**
+ * Another object as the API gives it when it is not `include`d: its `href`
+ * (components/schemas/Href), and its `id`, which the parse fills in from the
+ * `href` when the reply has none.
+ */
+export interface Reference {
+  href?: string;
+  id?: string;
+}
+const REFERENCE_FIELDS = { href: z.string().optional(), id: UuidSchema.optional() };
+const withId = (r: Reference): Reference => r.id !== undefined ? r : { ...r, id: idFromHref(r.href) };
+const ReferenceSchema = z.object(REFERENCE_FIELDS).transform(withId);
 
 /** components/schemas/Meta: the pagination block of list replies. */
 export const MetaSchema = z.object({
@@ -38,11 +64,10 @@ export const ErrorBodySchema = z.object({
   error: z.string().optional(),
   errors: z.array(z.string()).optional(),
 });
-export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
 /** components/schemas/Metro. */
-export const MetroSchema = z.object({
-  id: z.uuid().optional(),
+const MetroSchema = z.object({
+  id: UuidSchema.optional(),
   code: z.string().optional(),
   name: z.string().optional(),
   country: z.string().optional(),
@@ -50,8 +75,8 @@ export const MetroSchema = z.object({
 export type Metro = z.infer<typeof MetroSchema>;
 
 /** components/schemas/Facility (the fields Drover reads): a reservation's metro is its facility's. */
-export const FacilitySchema = z.object({
-  id: z.uuid().optional(),
+const FacilitySchema = z.object({
+  id: UuidSchema.optional(),
   code: z.string().optional(),
   name: z.string().optional(),
   metro: MetroSchema.optional(),
@@ -59,16 +84,16 @@ export const FacilitySchema = z.object({
 export type Facility = z.infer<typeof FacilitySchema>;
 
 /** components/schemas/Plan (the fields Drover reads). */
-export const PlanSchema = z.object({
-  id: z.uuid().optional(),
+const PlanSchema = z.object({
+  id: UuidSchema.optional(),
   slug: z.string().optional(),
   name: z.string().optional(),
 });
 export type Plan = z.infer<typeof PlanSchema>;
 
 /** components/schemas/IPAssignment (the fields Drover reads). */
-export const IPAssignmentSchema = z.object({
-  id: z.uuid().optional(),
+const IPAssignmentSchema = z.object({
+  id: UuidSchema.optional(),
   address: z.string().optional(),
   address_family: z.number().int().optional(),
   cidr: z.number().int().optional(),
@@ -80,7 +105,7 @@ export const IPAssignmentSchema = z.object({
 export type IPAssignment = z.infer<typeof IPAssignmentSchema>;
 
 /** components/schemas/Device `state`. */
-export const DEVICE_STATES = [
+const DEVICE_STATES = [
   "queued",
   "provisioning",
   "deprovisioning",
@@ -94,12 +119,9 @@ export const DEVICE_STATES = [
 ] as const;
 export type DeviceState = typeof DEVICE_STATES[number];
 
-/** A reference to an object, with whatever of it the reply included. */
-const included = <T extends z.ZodRawShape>(shape: T) => HrefSchema.partial().extend(shape).partial();
-
 /** components/schemas/Device (the fields Drover reads). */
 export const DeviceSchema = z.object({
-  id: z.uuid(),
+  id: UuidSchema,
   href: z.string().optional(),
   short_id: z.string().optional(),
   hostname: z.string().optional(),
@@ -112,7 +134,7 @@ export const DeviceSchema = z.object({
   metro: MetroSchema.optional(),
   facility: FacilitySchema.optional(),
   plan: PlanSchema.optional(),
-  hardware_reservation: included({ id: z.uuid() }).optional(),
+  hardware_reservation: ReferenceSchema.optional(),
   operating_system: z.object({ slug: z.string().optional(), name: z.string().optional() }).optional(),
   locked: z.boolean().optional(),
 });
@@ -123,11 +145,10 @@ export const DeviceListSchema = z.object({
   devices: z.array(DeviceSchema),
   meta: MetaSchema.optional(),
 });
-export type DeviceList = z.infer<typeof DeviceListSchema>;
 
 /** components/schemas/HardwareReservation (the fields Drover reads). */
 export const HardwareReservationSchema = z.object({
-  id: z.uuid(),
+  id: UuidSchema,
   href: z.string().optional(),
   short_id: z.string().optional(),
   created_at: z.iso.datetime({ offset: true }).optional(),
@@ -136,10 +157,16 @@ export const HardwareReservationSchema = z.object({
   need_of_service: z.boolean().optional(),
   plan: PlanSchema.optional(),
   facility: FacilitySchema.optional(),
-  /** A reference unless the request asked for `include=device`; then the device's fields too. */
-  device: included({ id: z.uuid(), state: z.enum(DEVICE_STATES), tags: z.array(z.string()), hostname: z.string() })
-    .optional(),
-  project: included({ id: z.uuid() }).optional(),
+  /**
+   * The device in full when the request asked for `include=device`, else its
+   * reference; told apart by `state` (in code: `"state" in device`), so an
+   * included device that does not parse fails the reply naming its fields.
+   */
+  device: z.discriminatedUnion("state", [
+    DeviceSchema,
+    z.object({ ...REFERENCE_FIELDS, state: z.undefined().optional() }).transform(withId),
+  ]).optional(),
+  project: ReferenceSchema.optional(),
 });
 export type HardwareReservation = z.infer<typeof HardwareReservationSchema>;
 
@@ -148,11 +175,10 @@ export const HardwareReservationListSchema = z.object({
   hardware_reservations: z.array(HardwareReservationSchema),
   meta: MetaSchema.optional(),
 });
-export type HardwareReservationList = z.infer<typeof HardwareReservationListSchema>;
 
 /** components/schemas/SSHKey. */
 export const SSHKeySchema = z.object({
-  id: z.uuid(),
+  id: UuidSchema,
   href: z.string().optional(),
   label: z.string().optional(),
   key: z.string().optional(),
@@ -165,11 +191,10 @@ export type SSHKey = z.infer<typeof SSHKeySchema>;
 
 /** components/schemas/SSHKeyList. */
 export const SSHKeyListSchema = z.object({ ssh_keys: z.array(SSHKeySchema) });
-export type SSHKeyList = z.infer<typeof SSHKeyListSchema>;
 
 /** components/schemas/Project (the fields Drover reads). */
 export const ProjectSchema = z.object({
-  id: z.uuid(),
+  id: UuidSchema,
   name: z.string().optional(),
   href: z.string().optional(),
 });
@@ -204,10 +229,4 @@ export interface SSHKeyUpdateRequest {
   label?: string;
   key?: string;
   tags?: string[];
-}
-
-/** The id at the end of an `href` such as `/metal/v1/devices/<uuid>`, or undefined. */
-export function idFromHref(href: string | undefined): string | undefined {
-  const last = href?.split("/").pop();
-  return last !== undefined && z.uuid().safeParse(last).success ? last : undefined;
 }

@@ -18,6 +18,7 @@
 import pRetry from "p-retry";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { z } from "zod";
+import type { ClientConfig } from "./config.ts";
 import {
   ClientClosedError,
   DeadlineExceededError,
@@ -34,19 +35,8 @@ import type { EquinixMetrics, ErrorKind, Operation, RequestOutcome } from "./met
 import { parseRetryAfter } from "./retry_after.ts";
 import { ErrorBodySchema } from "./schemas.ts";
 
-/** Resolved options of a {@linkcode Transport} (the client validates and defaults them). */
-export interface TransportOptions {
-  /** API base without a trailing slash, e.g. `https://api.equinix.com/metal/v1`. */
-  baseUrl: string;
-  token: string;
-  apiRateMs: number;
-  requestTimeoutMs: number;
-  maxElapsedMs: number;
-  initialBackoffMs: number;
-  maxBackoffMs: number;
-  userAgent: string;
-  metrics: EquinixMetrics;
-}
+/** Options of a {@linkcode Transport}: the client's checked options, and its metrics. */
+export type TransportOptions = ClientConfig & { metrics: EquinixMetrics };
 
 /** One HTTP request of an attempt. */
 export interface ApiRequest {
@@ -64,8 +54,8 @@ export interface ApiRequest {
 export interface Http {
   /** Sends `request` and parses its 2xx JSON reply with `schema`. */
   json<T>(request: ApiRequest, schema: z.ZodType<T>): Promise<T>;
-  /** Sends `request`, drops the reply's body, and returns the status (2xx, or one of `acceptStatuses`). */
-  send(request: ApiRequest): Promise<number>;
+  /** Sends `request` and drops the reply's body; resolves on 2xx or one of `acceptStatuses`. */
+  send(request: ApiRequest): Promise<void>;
 }
 
 /**
@@ -180,10 +170,9 @@ export class Transport {
         const reply = await this.#exchange(operation, request, signal);
         return parseReply(operation, reply, schema, this.#options.metrics);
       },
-      send: async (request: ApiRequest): Promise<number> => {
+      send: async (request: ApiRequest): Promise<void> => {
         const reply = await this.#exchange(operation, request, signal);
         this.#options.metrics.requests.inc({ operation, outcome: outcomeOf(reply.status) });
-        return reply.status;
       },
     };
   }

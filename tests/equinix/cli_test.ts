@@ -80,18 +80,18 @@ function rows(table: string): string[][] {
   return table.trimEnd().split("\n").map((line) => line.trim().split(/\s{2,}/));
 }
 
-simTest("metal reservations prints a table: id, plan, facility, provisionable, device", async (sim) => {
+simTest("metal reservations prints a table: id, plan, metro, provisionable, device", async (sim) => {
   const [taken, ...free] = sim.fleet.reservations();
   const theirs = sim.faults.takeReservation(taken.id);
   const result = await metal(["--api-rate-ms", "5", "reservations"], { env: envFor(sim) });
   assert.equal(result.code, 0, result.stderr);
   const [header, ...lines] = rows(result.stdout);
-  assert.deepEqual(header, ["ID", "PLAN", "FACILITY", "PROVISIONABLE", "DEVICE"]);
+  assert.deepEqual(header, ["ID", "PLAN", "METRO", "PROVISIONABLE", "DEVICE"]);
   assert.equal(lines.length, 3);
   const byId = new Map(lines.map((l) => [l[0], l]));
   assert.deepEqual(byId.get(taken.id)?.slice(3), ["no", theirs.id]);
   for (const r of free) {
-    assert.deepEqual(byId.get(r.id)?.slice(1), [r.plan?.slug, r.facility?.code, "yes", "-"]);
+    assert.deepEqual(byId.get(r.id)?.slice(1), [r.plan?.slug, "sv", "yes", "-"]);
   }
 }, { reservations: 3 });
 
@@ -205,6 +205,8 @@ Deno.test("bad arguments or missing configuration print the usage and exit 2", a
     [["frobnicate"], env, /unknown command "frobnicate"/],
     [["reboot"], env, /reboot takes exactly one device id/],
     [["reboot", "not-a-uuid"], env, /"not-a-uuid" is not a device id/],
+    [["reboot", crypto.randomUUID(), "--yes=1"], env, /--all-tagged and --yes are for delete, not reboot/],
+    [["devices", "--all-tagged", "x"], env, /--all-tagged and --yes are for delete, not devices/],
     [["devices", "--bogus"], env, /Unknown option '--bogus'/],
     [["delete"], env, /delete needs device ids or --all-tagged/],
     [["delete", "--all-tagged", "x", "--yes=two"], env, /--yes must be a count/],

@@ -314,6 +314,63 @@ Deno.test("createDevice: taken while our create was failing is RaceLostError on 
   assert.deepEqual(onReservation.map((d) => d.id), [taken?.id], "only theirs");
 });
 
+Deno.test("a reservation's device: a reference is read by id to check the witness; a malformed one fails", async () => {
+  // The simulator always honours include=device and always conforms, so a tiny server gives these replies.
+  const reservationId = crypto.randomUUID();
+  const malformedId = crypto.randomUUID();
+  const theirs = crypto.randomUUID();
+  const seen: string[] = [];
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const { pathname } = new URL(request.url);
+    seen.push(`${request.method} ${pathname}`);
+    if (pathname.endsWith(`/hardware-reservations/${reservationId}`)) {
+      return Response.json({ id: reservationId, device: { href: `/metal/v1/devices/${theirs}` } });
+    }
+    if (pathname.endsWith(`/hardware-reservations/${malformedId}`)) {
+      return Response.json({ id: malformedId, device: { id: theirs, state: "exploded", tags: [] } });
+    }
+    if (pathname.endsWith(`/devices/${theirs}`)) return Response.json({ id: theirs, state: "active", tags: ["x"] });
+    return Response.json({ errors: ["unexpected"] }, { status: 500 });
+  });
+  using client = new EquinixClient({
+    ...FAST,
+    baseUrl: `http://127.0.0.1:${server.addr.port}/metal/v1`,
+    token: "t",
+    projectId: crypto.randomUUID(),
+  });
+  const error = await client.createDevice({
+    hardware_reservation_id: reservationId,
+    metro: "sv",
+    plan: "c3.small.x86",
+    operating_system: OS,
+  }).catch((e) => e);
+  assert.ok(error instanceof RaceLostError, String(error));
+  assert.equal(error.otherDeviceId, theirs);
+  assert.deepEqual(seen, [
+    `GET /metal/v1/hardware-reservations/${reservationId}`,
+    `GET /metal/v1/devices/${theirs}`,
+  ]);
+
+  const malformed = await client.getReservation(malformedId).catch((e) => e);
+  assert.ok(malformed instanceof MalformedReplyError, String(malformed));
+  assert.deepEqual(malformed.issues.map((i) => i.path), ["device.state"]);
+});
+
+simTest("getReservation includes its device in full; listReservations names it by id", async (sim) => {
+  using client = clientFor(sim);
+  const request = createRequest(sim, 0, "full");
+  const created = await client.createDevice(request);
+  const reservation = await client.getReservation(request.hardware_reservation_id);
+  const device = reservation.device;
+  assert.ok(device !== undefined && "state" in device, JSON.stringify(device));
+  assert.equal(device.id, created.id);
+  assert.equal(device.hostname, "full");
+  assert.deepEqual(device.tags, created.tags);
+  const listed = (await client.listReservations()).find((r) => r.id === request.hardware_reservation_id);
+  assert.ok(listed?.device !== undefined && !("state" in listed.device), "a reference unless included");
+  assert.equal(listed.device.id, created.id, "the reference's id, read from its href");
+});
+
 simTest("createDevice without a reservation is NoReservationProvidedError, with no request", async (sim) => {
   using client = clientFor(sim);
   const { hardware_reservation_id: _, ...request } = createRequest(sim);
