@@ -1,8 +1,10 @@
 /**
  * IP addresses for simulated devices: each device gets a public IPv4 /31
- * (from 147.75.0.0/16, an Equinix Metal range) and a private IPv4 /31 (from
- * 10.64.0.0/10), as reserved hardware does. Addresses are never reused
- * within one simulator, so a deleted device's address does not reappear.
+ * (counting up from 147.75.0.0, an Equinix Metal /16; past it they are made
+ * up) and a private IPv4 /31 (from 10.64.0.0/10), as reserved hardware does.
+ * Addresses are never reused within one simulator, so a deleted device's
+ * address does not reappear; 2^21 - 1 devices (the private range) can be
+ * created in one simulator's life, more than any fleet Drover aims at.
  *
  * @module
  */
@@ -10,8 +12,8 @@ import type { IPAssignment } from "../schemas.ts";
 
 const PUBLIC_BASE = ipv4ToNumber("147.75.0.0");
 const PRIVATE_BASE = ipv4ToNumber("10.64.0.0");
-/** /31 blocks in each range: 2^15 public, 2^21 private. */
-const PUBLIC_BLOCKS = 1 << 15;
+/** /31 blocks in 10.64.0.0/10; the public addresses count up as far. */
+const BLOCKS = 1 << 21;
 
 /** The addresses of one device. */
 export interface DeviceAddresses {
@@ -23,10 +25,10 @@ export interface DeviceAddresses {
 export class AddressPool {
   #next = 1;
 
-  /** The next device's addresses. @throws {RangeError} when the public range is used up. */
+  /** The next device's addresses. @throws {RangeError} when the private range is used up. */
   allocate(deviceHref: string): DeviceAddresses {
     const block = this.#next++;
-    if (block >= PUBLIC_BLOCKS) throw new RangeError(`Cannot allocate addresses: all ${PUBLIC_BLOCKS} used`);
+    if (block >= BLOCKS) throw new RangeError(`Cannot allocate addresses: all ${BLOCKS} used`);
     return {
       publicIPv4: assignment(PUBLIC_BASE + 2 * block, { public: true, deviceHref }),
       privateIPv4: assignment(PRIVATE_BASE + 2 * block, { public: false, deviceHref }),

@@ -18,7 +18,9 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
+import { ApiError } from "./api_error.ts";
 import type { Faults } from "./faults.ts";
+import { checkBody, parseJsonBody } from "./requests.ts";
 
 const FaultSettingsInput = z.object({
   latencyMs: z.number().optional(),
@@ -35,14 +37,6 @@ const RateLimitNextInput = z.object({
   operationId: z.string().optional(),
 }).strict();
 const LoseNextReplyInput = z.object({ operationId: z.string() }).strict();
-
-/** An admin request body that is not what the endpoint takes. */
-class InputError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join("; "));
-    this.name = "InputError";
-  }
-}
 
 /** What the admin endpoint works on. */
 export interface AdminContext {
@@ -63,12 +57,13 @@ export function adminRoutes(context: AdminContext): Hono {
     }
     await next();
   });
-  // RangeErrors from the fault controller (e.g. an unknown operationId) are the caller's mistake.
-  admin.onError((error, c) =>
-    error instanceof RangeError || error instanceof InputError
-      ? c.json({ errors: [error.message] }, 422)
-      : c.json({ errors: [`Simulator error: ${error.message}`] }, 500)
-  );
+  admin.onError((error, c) => {
+    // A body that does not parse, and RangeErrors from the fault controller (e.g. an unknown operationId), are the
+    // caller's mistake.
+    if (error instanceof ApiError) return c.json(error.body(), 422);
+    if (error instanceof RangeError) return c.json({ errors: [error.message] }, 422);
+    return c.json({ errors: [`Simulator error: ${error.message}`] }, 500);
+  });
 
   admin.post("/faults", async (c) => {
     context.faults.set(parse(FaultSettingsInput, await c.req.text()));
@@ -98,17 +93,7 @@ export function adminRoutes(context: AdminContext): Hono {
   return admin;
 }
 
-/** The body (empty counts as `{}`) parsed with `schema`. @throws {InputError} */
+/** The body (empty counts as `{}`) parsed with `schema`. @throws {ApiError} 422 */
 function parse<T>(schema: z.ZodType<T>, text: string): T {
-  let json: unknown;
-  try {
-    json = text.trim() === "" ? {} : JSON.parse(text);
-  } catch (error) {
-    throw new InputError([`(body): malformed JSON: ${(error as Error).message}`]);
-  }
-  const result = schema.safeParse(json);
-  if (!result.success) {
-    throw new InputError(result.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`));
-  }
-  return result.data;
+  return checkBody(schema, parseJsonBody(text) ?? {});
 }

@@ -31,3 +31,11 @@ export class SimulatorClosedError extends Error {
     this.name = "SimulatorClosedError";
   }
 }
+
+/** The simulator was asked to run something on a machine that is not active. */
+export class MachineNotRunningError extends Error {
+  constructor(readonly deviceId: string, readonly state: string) {
+    super(`Cannot run on simulated machine "${deviceId}": the device is ${state}, not active`);
+    this.name = "MachineNotRunningError";
+  }
+}

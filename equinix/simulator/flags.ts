@@ -32,44 +32,34 @@ Flags:
   --help                    this text
 `;
 
-/** The command line was wrong: `message` says how; the caller prints it with {@link USAGE}. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
-
 /**
- * The simulator options the flags ask for, or "help".
- * @throws {UsageError} for an unknown flag, a missing or bad value, or a positional argument
+ * The simulator options the flags ask for, or "help". What they say is
+ * checked further by `startSimulator` (a RangeError, e.g. for a --project
+ * that is not a UUID); the caller prints either with {@link USAGE}.
+ * @throws {TypeError} for an unknown flag, a missing value or a positional argument (from parseArgs)
+ * @throws {RangeError} for a value that is not a number in range, or a bad --listen
  */
 export function parseFlags(args: readonly string[]): SimulatorOptions | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        listen: { type: "string", default: DEFAULT_LISTEN },
-        token: { type: "string" },
-        project: { type: "string" },
-        reservations: { type: "string" },
-        plan: { type: "string" },
-        metros: { type: "string" },
-        "latency-ms": { type: "string" },
-        "error-rate": { type: "string" },
-        "queued-ms": { type: "string" },
-        "provisioning-ms": { type: "string" },
-        "reboot-ms": { type: "string" },
-        "deprovision-ms": { type: "string" },
-        help: { type: "boolean", default: false },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const { values } = parseArgs({
+    args: [...args],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      listen: { type: "string", default: DEFAULT_LISTEN },
+      token: { type: "string" },
+      project: { type: "string" },
+      reservations: { type: "string" },
+      plan: { type: "string" },
+      metros: { type: "string" },
+      "latency-ms": { type: "string" },
+      "error-rate": { type: "string" },
+      "queued-ms": { type: "string" },
+      "provisioning-ms": { type: "string" },
+      "reboot-ms": { type: "string" },
+      "deprovision-ms": { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
   if (values.help) return "help";
 
   const number = (flag: keyof typeof values, { integer = true, max = Infinity } = {}) => {
@@ -79,7 +69,8 @@ export function parseFlags(args: readonly string[]): SimulatorOptions | "help" {
     if (
       text.trim() === "" || !Number.isFinite(value) || value < 0 || value > max || (integer && !Number.isInteger(value))
     ) {
-      throw new UsageError(`--${flag} must be ${integer ? "an integer" : "a number"} from 0 to ${max}: got "${text}"`);
+      const what = `${integer ? "an integer" : "a number"} ${max === Infinity ? ">= 0" : `from 0 to ${max}`}`;
+      throw new RangeError(`--${flag} must be ${what}: current value is ${JSON.stringify(text)}`);
     }
     return value;
   };
@@ -110,7 +101,7 @@ function listenAddress(text: string): { hostname: string; port: number } {
   const hostname = text.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
   const port = Number(text.slice(colon + 1));
   if (colon <= 0 || hostname === "" || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UsageError(`--listen must be HOST:PORT: got "${text}"`);
+    throw new RangeError(`--listen must be HOST:PORT: current value is ${JSON.stringify(text)}`);
   }
   return { hostname, port };
 }

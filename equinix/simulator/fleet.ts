@@ -17,14 +17,10 @@ const WITH_DEVICE: ReadonlySet<string> = new Set(["device"]);
 export class Fleet implements SimulatedFleet {
   readonly #state: ProviderState;
   readonly #renderer: Renderer;
-  #closed = false;
 
   constructor(state: ProviderState, renderer: Renderer) {
     this.#state = state;
     this.#renderer = renderer;
-    state.subscribe((event) => {
-      if (event.kind === "closed") this.#closed = true;
-    });
   }
 
   /** Every reservation, with its device in full. */
@@ -65,7 +61,7 @@ export class Fleet implements SimulatedFleet {
         const deleted = this.#state.deletedDevice(deviceId);
         if (signal?.aborted) reject(signal.reason);
         else if (device?.state === state) resolve(this.#renderer.device(device));
-        else if (device && !this.#closed) return false;
+        else if (device && !this.#state.closed) return false;
         else if (device) reject(new SimulatorClosedError());
         else if (deleted && state === "deleted") resolve(this.#renderer.device(deleted));
         else reject(new DeviceGoneError(deviceId, state));

@@ -4,7 +4,7 @@
  * are thrown as `ApiError`s; the server turns them into error replies.
  *
  * Path ids that are not UUIDs are answered 404 like unknown ones (the real
- * API does the same for a malformed id in the path).
+ * API does the same for a malformed id in the path): no record has such an id.
  *
  * @module
  */
@@ -15,7 +15,6 @@ import { deviceAction, deviceCreation, sshKeyCreation, sshKeyUpdate } from "./re
 import type { OperationId } from "./routes.ts";
 import type { SSHKeyStore } from "./ssh_keys.ts";
 import type { ProviderState } from "./state.ts";
-import { isUuid } from "./uuid.ts";
 
 /** An API request as a handler sees it. */
 export interface ApiRequest {
@@ -49,13 +48,9 @@ export function operationHandlers(
     if (request.params.id !== state.projectId) throw notFound();
   };
   const device = (request: ApiRequest) => {
-    const found = uuidParam(request) && state.device(request.params.id);
+    const found = state.device(request.params.id);
     if (!found) throw notFound();
     return found;
-  };
-  const sshKeyId = (request: ApiRequest) => {
-    if (!uuidParam(request)) throw notFound();
-    return request.params.id;
   };
   const include = (request: ApiRequest) => includes(request.query.getAll("include"));
 
@@ -88,7 +83,7 @@ export function operationHandlers(
     },
     findDeviceById: (request) => ({ status: 200, body: renderer.device(device(request), include(request)) }),
     deleteDevice: (request) => {
-      state.deleteDevice(device(request).id);
+      state.deleteDevice(request.params.id);
       return { status: 204 };
     },
     performAction: (request) => {
@@ -112,7 +107,7 @@ export function operationHandlers(
       };
     },
     findHardwareReservationById: (request) => {
-      const reservation = uuidParam(request) && state.reservation(request.params.id);
+      const reservation = state.reservation(request.params.id);
       if (!reservation) throw notFound();
       return { status: 200, body: renderer.reservation(reservation, include(request)) };
     },
@@ -125,19 +120,14 @@ export function operationHandlers(
       const created = keys.create(state.projectId, sshKeyCreation(request.json()));
       return { status: 201, body: renderer.sshKey(created) };
     },
-    findSSHKeyById: (request) => ({ status: 200, body: renderer.sshKey(keys.get(sshKeyId(request))) }),
+    findSSHKeyById: (request) => ({ status: 200, body: renderer.sshKey(keys.get(request.params.id)) }),
     updateSSHKey: (request) => {
-      const id = sshKeyId(request);
-      keys.get(id); // an unknown key is 404 even when the body is bad too
-      return { status: 200, body: renderer.sshKey(keys.update(id, sshKeyUpdate(request.json()))) };
+      const key = keys.get(request.params.id); // before the body: an unknown key is 404 even when the body is bad too
+      return { status: 200, body: renderer.sshKey(keys.update(key, sshKeyUpdate(request.json()))) };
     },
     deleteSSHKey: (request) => {
-      keys.delete(sshKeyId(request));
+      keys.delete(request.params.id);
       return { status: 204 };
     },
   };
-}
-
-function uuidParam(request: ApiRequest): boolean {
-  return isUuid(request.params.id ?? "");
 }

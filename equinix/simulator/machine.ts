@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { MachineNotRunningError, type SimulatedMachine } from "./types.ts";
-import { MachineDownError, type MachineDownTrigger } from "./errors.ts";
+import { MachineDownError, type MachineDownTrigger, MachineNotRunningError } from "./errors.ts";
+import type { SimulatedMachine } from "./types.ts";
 
 /** A machine whose power the device lifecycle switches. */
 export class Machine implements SimulatedMachine {

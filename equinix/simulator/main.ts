@@ -2,28 +2,31 @@
  * `deno task sim`: the Metal API simulator as a standalone server, so that
  * several Drover replicas (or an operator with curl) can share one simulated
  * provider. Prints the lines to paste into their environment, runs until
- * SIGINT or SIGTERM, then closes cleanly (exit 0). Bad flags: usage on
- * stderr, exit 2. See flags.ts for the flags.
+ * SIGINT or SIGTERM, then closes cleanly (exit 0). Bad flags (including
+ * values `startSimulator` refuses, such as a --project that is not a UUID):
+ * usage on stderr, exit 2. See flags.ts for the flags.
  *
  * @module
  */
-import { parseFlags, USAGE, UsageError } from "./flags.ts";
+import { parseFlags, USAGE } from "./flags.ts";
 import { startSimulator } from "./simulator.ts";
+import type { Simulator } from "./types.ts";
 
 async function main(args: readonly string[]): Promise<number> {
-  let options;
+  let simulator: Simulator;
   try {
-    options = parseFlags(args);
+    const options = parseFlags(args);
+    if (options === "help") {
+      console.log(USAGE);
+      return 0;
+    }
+    simulator = await startSimulator(options);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
+    // parseArgs throws TypeErrors, the flags' and the simulator's checks RangeErrors: all say what was wrong.
+    if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
     console.error(`deno task sim: ${error.message}\n\n${USAGE}`);
     return 2;
   }
-  if (options === "help") {
-    console.log(USAGE);
-    return 0;
-  }
-  const simulator = await startSimulator(options);
   console.log(`EQUINIX_API_URL=${simulator.url}`);
   console.log(`EQUINIX_API_TOKEN=${simulator.token}`);
   console.log(`EQUINIX_PROJECT_ID=${simulator.projectId}`);

@@ -22,25 +22,23 @@
  *
  * @module
  */
+export { startSimulator } from "./simulator.ts";
 export {
-  DEFAULT_HOSTNAME,
-  DEFAULT_METROS,
-  DEFAULT_PLAN,
-  DEFAULT_RESERVATIONS,
-  DEFAULT_TIMING,
-  startSimulator,
-} from "./simulator.ts";
-export { DeviceGoneError, MachineDownError, type MachineDownTrigger, SimulatorClosedError } from "./errors.ts";
-export { OPERATION_IDS, type OperationId } from "./routes.ts";
-export {
-  type Exchange,
-  type FaultController,
-  type FaultSettings,
+  DeviceGoneError,
+  MachineDownError,
+  type MachineDownTrigger,
   MachineNotRunningError,
-  type SimulatedFleet,
-  type SimulatedMachine,
-  type Simulator,
-  type SimulatorOptions,
-  type SimulatorStats,
-  type SimulatorTiming,
+  SimulatorClosedError,
+} from "./errors.ts";
+export { OPERATION_IDS, type OperationId } from "./routes.ts";
+export type {
+  Exchange,
+  FaultController,
+  FaultSettings,
+  SimulatedFleet,
+  SimulatedMachine,
+  Simulator,
+  SimulatorOptions,
+  SimulatorStats,
+  SimulatorTiming,
 } from "./types.ts";

@@ -6,14 +6,12 @@
  * @module
  */
 import type { Device, HardwareReservation, Project, SSHKey } from "../schemas.ts";
-import { API_BASE_PATH } from "./routes.ts";
+import { href } from "./routes.ts";
 import type { SSHKeyRecord } from "./ssh_keys.ts";
 import type { DeviceRecord, ProviderState, ReservationRecord } from "./state.ts";
 
-/** The API path of an object, e.g. "/metal/v1/devices/<id>". */
-export function href(collection: "devices" | "hardware-reservations" | "projects" | "ssh-keys", id: string): string {
-  return `${API_BASE_PATH}/${collection}/${id}`;
-}
+/** No nested object expanded. */
+const NOTHING: ReadonlySet<string> = new Set();
 
 /** Renders records of one state; `include` names the nested objects to expand. */
 export class Renderer {
@@ -36,7 +34,7 @@ export class Renderer {
     };
   }
 
-  device(record: DeviceRecord, include: ReadonlySet<string> = new Set()): Device & Record<string, unknown> {
+  device(record: DeviceRecord, include: ReadonlySet<string> = NOTHING): Device & Record<string, unknown> {
     const { metro, facility } = this.#state.catalog.site(record.metro);
     const reservation = this.#state.reservation(record.reservationId);
     return {
@@ -66,7 +64,7 @@ export class Renderer {
 
   reservation(
     record: ReservationRecord,
-    include: ReadonlySet<string> = new Set(),
+    include: ReadonlySet<string> = NOTHING,
   ): HardwareReservation & Record<string, unknown> {
     const { facility } = this.#state.catalog.site(record.metro);
     const device = record.deviceId === undefined ? undefined : this.#state.device(record.deviceId);
@@ -101,6 +99,7 @@ export class Renderer {
 }
 
 /** The `include` query parameter (style form, explode false: "a,b"; repeated parameters are merged too). */
-export function includes(values: readonly string[]): Set<string> {
+export function includes(values: readonly string[]): ReadonlySet<string> {
+  if (values.length === 0) return NOTHING;
   return new Set(values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== ""));
 }

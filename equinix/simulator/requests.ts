@@ -95,7 +95,7 @@ export function parseJsonBody(text: string): unknown {
  * @throws {ApiError} 422 when the body is not a DeviceCreateInMetroInput the simulator serves
  */
 export function deviceCreation(body: unknown): DeviceCreation {
-  const input = check(DeviceCreateInMetroInputSchema, body);
+  const input = checkBody(DeviceCreateInMetroInputSchema, body);
   if (input.facility !== undefined) {
     throw unprocessable("facility: the simulator accepts only metro (DeviceCreateInMetroInput), not facility");
   }
@@ -118,20 +118,24 @@ export function deviceCreation(body: unknown): DeviceCreation {
 
 /** @throws {ApiError} 422 when the body is not a performAction body */
 export function deviceAction(body: unknown): DeviceAction {
-  return check(ActionInputSchema, body).type;
+  return checkBody(ActionInputSchema, body).type;
 }
 
 /** @throws {ApiError} 422 when label or key is missing or empty */
 export function sshKeyCreation(body: unknown): z.infer<typeof SSHKeyCreateInputSchema> {
-  return check(SSHKeyCreateInputSchema, body);
+  return checkBody(SSHKeyCreateInputSchema, body);
 }
 
 /** @throws {ApiError} 422 when the body is not an SSHKeyInput */
 export function sshKeyUpdate(body: unknown): z.infer<typeof SSHKeyInputSchema> {
-  return check(SSHKeyInputSchema, body);
+  return checkBody(SSHKeyInputSchema, body);
 }
 
-function check<T>(schema: z.ZodType<T>, body: unknown): T {
+/**
+ * The body parsed with `schema` (the admin endpoint's bodies too).
+ * @throws {ApiError} 422 with one "<field>: <what was wrong>" message per problem
+ */
+export function checkBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body, {
     error: (issue) => issue.input === undefined ? "is required" : undefined,
   });

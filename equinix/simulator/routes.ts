@@ -10,34 +10,8 @@
 /** The API's base path; `pathTemplate`s are relative to it. */
 export const API_BASE_PATH = "/metal/v1";
 
-/** One served operation. */
-export interface Route {
-  readonly operationId: OperationId;
-  readonly method: "GET" | "POST" | "PUT" | "DELETE";
-  /** As in the OpenAPI file, e.g. "/devices/{id}". */
-  readonly pathTemplate: string;
-}
-
-/** The operationIds the simulator serves (the OpenAPI file's names). */
-export const OPERATION_IDS = [
-  "findProjects",
-  "findProjectById",
-  "findProjectDevices",
-  "createDevice",
-  "findDeviceById",
-  "deleteDevice",
-  "performAction",
-  "findProjectHardwareReservations",
-  "findHardwareReservationById",
-  "findProjectSSHKeys",
-  "createProjectSSHKey",
-  "findSSHKeyById",
-  "updateSSHKey",
-  "deleteSSHKey",
-] as const;
-export type OperationId = typeof OPERATION_IDS[number];
-
-export const ROUTES: readonly Route[] = [
+/** The served operations (operationIds as in the OpenAPI file). */
+export const ROUTES = [
   { operationId: "findProjects", method: "GET", pathTemplate: "/projects" },
   { operationId: "findProjectById", method: "GET", pathTemplate: "/projects/{id}" },
   { operationId: "findProjectDevices", method: "GET", pathTemplate: "/projects/{id}/devices" },
@@ -56,7 +30,19 @@ export const ROUTES: readonly Route[] = [
   { operationId: "findSSHKeyById", method: "GET", pathTemplate: "/ssh-keys/{id}" },
   { operationId: "updateSSHKey", method: "PUT", pathTemplate: "/ssh-keys/{id}" },
   { operationId: "deleteSSHKey", method: "DELETE", pathTemplate: "/ssh-keys/{id}" },
-];
+] as const satisfies readonly {
+  operationId: string;
+  method: "GET" | "POST" | "PUT" | "DELETE";
+  /** As in the OpenAPI file, e.g. "/devices/{id}". */
+  pathTemplate: string;
+}[];
+
+/** One served operation. */
+export type Route = typeof ROUTES[number];
+export type OperationId = Route["operationId"];
+
+/** The operationIds the simulator serves, in {@link ROUTES} order. */
+export const OPERATION_IDS: readonly OperationId[] = ROUTES.map((route) => route.operationId);
 
 /** True for the id of an operation the simulator serves. */
 export function isOperationId(value: string): value is OperationId {
@@ -66,4 +52,9 @@ export function isOperationId(value: string): value is OperationId {
 /** The route's path in Hono's syntax under the API base: "/devices/{id}" → "/metal/v1/devices/:id". */
 export function honoPath(route: Route): string {
   return API_BASE_PATH + route.pathTemplate.replace(/\{(\w+)\}/g, ":$1");
+}
+
+/** The API path of an object, e.g. "/metal/v1/devices/<id>". */
+export function href(collection: "devices" | "hardware-reservations" | "projects" | "ssh-keys", id: string): string {
+  return `${API_BASE_PATH}/${collection}/${id}`;
 }

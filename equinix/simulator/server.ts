@@ -69,23 +69,27 @@ export function createApp(context: ServerContext): Hono {
 }
 
 async function serveApiRequest(context: ServerContext, operation: ServedOperation, c: Context): Promise<Response> {
-  const { faults, stats, closing } = context;
+  const { faults, stats, closing, onExchange } = context;
   stats.arrived(operation.operationId);
   try {
     const url = new URL(c.req.url);
     const bodyText = await c.req.text();
-    const exchange = {
-      operationId: operation.operationId,
-      method: c.req.method,
-      pathTemplate: operation.pathTemplate,
-      url: url.pathname + url.search,
-      requestBody: recordedBody(bodyText),
-    };
-    /** Reports the exchange with the reply as sent (a parsed copy, so a hook cannot change the wire); returns the JSON. */
+    /** Reports the exchange to the hook, if any, with the reply as sent; returns the reply's JSON text. */
     const record = (reply: ApiReply, details: Pick<Exchange, "fault" | "lost">) => {
       const json = reply.body === undefined ? undefined : JSON.stringify(reply.body);
-      const responseBody = json === undefined ? undefined : JSON.parse(json);
-      report(context, { ...exchange, ...details, status: reply.status, responseBody });
+      if (onExchange) {
+        report(onExchange, {
+          operationId: operation.operationId,
+          method: c.req.method,
+          pathTemplate: operation.pathTemplate,
+          url: url.pathname + url.search,
+          requestBody: recordedBody(bodyText),
+          ...details,
+          status: reply.status,
+          // A parsed copy: the body as on the wire, and a hook cannot change the simulator's objects through it.
+          responseBody: json === undefined ? undefined : JSON.parse(json),
+        });
+      }
       return json;
     };
     const finish = (reply: ApiReply, fault?: InjectedReply["fault"], headers: Record<string, string> = {}) => {
@@ -154,9 +158,9 @@ function recordedBody(text: string): unknown {
   }
 }
 
-function report(context: ServerContext, exchange: Exchange): void {
+function report(onExchange: (exchange: Exchange) => void, exchange: Exchange): void {
   try {
-    context.onExchange?.(exchange);
+    onExchange(exchange);
   } catch (error) {
     // The hook belongs to a test: its failure must not change the reply, but must not pass unseen.
     reportError(error);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Device } from "../schemas.ts";
+import { type Device, isUuid } from "../schemas.ts";
 import { SimulatorClosedError } from "./errors.ts";
 import { Faults } from "./faults.ts";
 import { Fleet } from "./fleet.ts";
@@ -16,7 +16,6 @@ import { SSHKeyStore } from "./ssh_keys.ts";
 import { ProviderState } from "./state.ts";
 import { RequestStats } from "./stats.ts";
 import type { Simulator, SimulatorOptions, SimulatorTiming } from "./types.ts";
-import { isUuid } from "./uuid.ts";
 
 /** The device clock when `timing` leaves a duration unset. */
 export const DEFAULT_TIMING: Readonly<SimulatorTiming> = {
@@ -28,7 +27,7 @@ export const DEFAULT_TIMING: Readonly<SimulatorTiming> = {
 export const DEFAULT_RESERVATIONS = 5;
 export const DEFAULT_PLAN = "c3.small.x86";
 export const DEFAULT_METROS: readonly string[] = ["sv", "da"];
-export const DEFAULT_HOSTNAME = "127.0.0.1";
+const DEFAULT_HOSTNAME = "127.0.0.1";
 
 /** The operating system of the devices `takeReservation` creates. */
 const SOMEONE_ELSES_OS = "ubuntu_22_04";
@@ -40,16 +39,17 @@ const SOMEONE_ELSES_OS = "ubuntu_22_04";
  * @throws {RangeError} for options out of range (a project id that is not a UUID, negative durations, …)
  */
 export function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
-  // Through the executor, so that a bad option or a taken port rejects instead of throwing.
-  return new Promise((resolve) => resolve(createSimulator(options)));
+  // A bad option or a taken port rejects instead of throwing.
+  return Promise.try(() => createSimulator(options));
 }
 
 function createSimulator(options: SimulatorOptions): Simulator {
   const token = options.token ?? randomToken();
-  const projectId = options.projectId ?? crypto.randomUUID();
   const timing = { ...DEFAULT_TIMING, ...options.timing };
   const metros = options.metros ?? DEFAULT_METROS;
-  checkOptions({ token, projectId, timing, metros });
+  checkOptions({ token, projectId: options.projectId, timing, metros });
+  // Lower case, as the client sends it (and as the API's ids are).
+  const projectId = options.projectId?.toLowerCase() ?? crypto.randomUUID();
 
   const state = new ProviderState({ projectId, timing, defaultPlan: options.plan ?? DEFAULT_PLAN, metros });
   state.addReservations(options.reservations ?? DEFAULT_RESERVATIONS);
@@ -124,7 +124,7 @@ function takeReservationFor(state: ProviderState, renderer: Renderer, reservatio
 function checkOptions(
   { token, projectId, timing, metros }: {
     token: string;
-    projectId: string;
+    projectId: string | undefined;
     timing: SimulatorTiming;
     metros: readonly string[];
   },
@@ -133,7 +133,8 @@ function checkOptions(
     throw new RangeError(`Cannot start the simulator: ${what}: current value is ${JSON.stringify(value)}`);
   };
   if (token === "") fail("token must not be empty", token);
-  if (!isUuid(projectId)) fail("projectId must be a UUID", projectId);
+  // As the client's schemas (equinix/schemas.ts) parse a project's id.
+  if (projectId !== undefined && !isUuid(projectId)) fail("projectId must be a UUID", projectId);
   if (metros.length === 0 || metros.some((m) => !/^[a-z0-9]+$/.test(m))) {
     fail("metros must be one or more lower-case metro codes", metros);
   }

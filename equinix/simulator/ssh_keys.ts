@@ -53,9 +53,8 @@ export class SSHKeyStore {
     return record;
   }
 
-  /** Changes the fields given. @throws {ApiError} 404 for an unknown key */
-  update(id: string, changes: { label?: string; key?: string; tags?: readonly string[] }): SSHKeyRecord {
-    const record = this.get(id);
+  /** Changes the fields given of a key {@link get} returned. */
+  update(record: SSHKeyRecord, changes: { label?: string; key?: string; tags?: readonly string[] }): SSHKeyRecord {
     if (changes.label !== undefined) record.label = changes.label;
     if (changes.key !== undefined) {
       record.key = changes.key;
@@ -68,8 +67,7 @@ export class SSHKeyStore {
 
   /** @throws {ApiError} 404 for an unknown key */
   delete(id: string): void {
-    this.get(id);
-    this.#keys.delete(id);
+    if (!this.#keys.delete(id)) throw notFound();
   }
 }
 
@@ -78,7 +76,7 @@ export class SSHKeyStore {
  * comment"), like `ssh-keygen -l -E md5`; a key that is not in that form is
  * hashed as text (the simulator does not check keys further).
  */
-export function fingerprint(key: string): string {
+function fingerprint(key: string): string {
   const blob = key.trim().split(/\s+/)[1] ?? "";
   const bytes = BASE64.test(blob) ? Buffer.from(blob, "base64") : new TextEncoder().encode(key);
   return createHash("md5").update(bytes).digest("hex").replace(/(..)(?=.)/g, "$1:");

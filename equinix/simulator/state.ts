@@ -20,8 +20,8 @@ import { notFound, unprocessable } from "./api_error.ts";
 import { Catalog } from "./catalog.ts";
 import type { MachineDownTrigger } from "./errors.ts";
 import { Machine } from "./machine.ts";
+import { href } from "./routes.ts";
 import type { SimulatorTiming } from "./types.ts";
-import { isUuid } from "./uuid.ts";
 
 /** A hardware reservation of the project. */
 export interface ReservationRecord {
@@ -112,9 +112,9 @@ export class ProviderState {
     this.#metros = options.metros;
   }
 
-  /** All reservations, oldest first (created_at, then id). */
+  /** All reservations, oldest first (in the order they were added). */
   reservations(): ReservationRecord[] {
-    return [...this.#reservations.values()].sort(byCreation);
+    return [...this.#reservations.values()];
   }
 
   reservation(id: string): ReservationRecord | undefined {
@@ -150,9 +150,9 @@ export class ProviderState {
     });
   }
 
-  /** All devices, oldest first (created_at, then id); deprovisioning ones included until they are gone. */
+  /** All devices, oldest first (in the order they were created); deprovisioning ones included until they are gone. */
   devices(): DeviceRecord[] {
-    return [...this.#devices.values()].sort(byCreation);
+    return [...this.#devices.values()];
   }
 
   device(id: string): DeviceRecord | undefined {
@@ -172,7 +172,7 @@ export class ProviderState {
     const reservation = this.#pickReservation(creation);
     const id = crypto.randomUUID();
     const now = new Date().toISOString();
-    const addresses = this.#addresses.allocate(`/metal/v1/devices/${id}`);
+    const addresses = this.#addresses.allocate(href("devices", id));
     const device: DeviceRecord = {
       id,
       createdAt: now,
@@ -259,6 +259,11 @@ export class ProviderState {
     });
   }
 
+  /** True once {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Calls `listener` on every device change and on close; returns the unsubscribe function. */
   subscribe(listener: (event: StateEvent) => void): () => void {
     this.#listeners.add(listener);
@@ -282,7 +287,7 @@ export class ProviderState {
     const fits = (r: ReservationRecord) =>
       r.plan === creation.plan && (creation.metro === ANY_METRO || r.metro === creation.metro);
     if (creation.hardwareReservationId === NEXT_AVAILABLE) {
-      const free = this.reservations().find((r) => this.provisionable(r) && fits(r));
+      const free = this.#reservations.values().find((r) => this.provisionable(r) && fits(r));
       if (!free) {
         throw unprocessable(
           `${field}: no provisionable reservation for plan ${creation.plan} in metro ${creation.metro}`,
@@ -291,7 +296,7 @@ export class ProviderState {
       return free;
     }
     const id = creation.hardwareReservationId;
-    const reservation = isUuid(id) ? this.#reservations.get(id) : undefined;
+    const reservation = this.#reservations.get(id);
     if (!reservation) throw unprocessable(`${field}: no hardware reservation "${id}" in this project`);
     if (!this.provisionable(reservation)) {
       const why = reservation.deviceId ? `device ${reservation.deviceId} is on it` : "it is not in service";
@@ -329,8 +334,4 @@ export class ProviderState {
   #emit(device: DeviceRecord): void {
     for (const listener of [...this.#listeners]) listener({ kind: "device", deviceId: device.id });
   }
-}
-
-function byCreation(a: { createdAt: string; id: string }, b: { createdAt: string; id: string }): number {
-  return a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

@@ -8,14 +8,14 @@ import type { SimulatorStats } from "./types.ts";
 
 /** Live request counters. */
 export class RequestStats implements SimulatorStats {
-  #requests = 0;
   #inFlight = 0;
   #maxInFlight = 0;
   readonly #byOperation: Record<string, number> = {};
   readonly #arrivals: number[] = [];
 
+  /** One per arrival. */
   get requests(): number {
-    return this.#requests;
+    return this.#arrivals.length;
   }
 
   get byOperation(): Readonly<Record<string, number>> {
@@ -33,7 +33,6 @@ export class RequestStats implements SimulatorStats {
   /** An API request arrived; call {@link left} when it is answered (or abandoned). */
   arrived(operationId: string): void {
     this.#arrivals.push(performance.now());
-    this.#requests++;
     this.#byOperation[operationId] = (this.#byOperation[operationId] ?? 0) + 1;
     this.#maxInFlight = Math.max(this.#maxInFlight, ++this.#inFlight);
   }
@@ -45,7 +44,7 @@ export class RequestStats implements SimulatorStats {
   /** A plain copy, for the admin endpoint. */
   toJSON(): SimulatorStats & { inFlight: number } {
     return {
-      requests: this.#requests,
+      requests: this.requests,
       byOperation: { ...this.#byOperation },
       maxInFlight: this.#maxInFlight,
       inFlight: this.#inFlight,

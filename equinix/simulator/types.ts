@@ -10,7 +10,7 @@ import type { Device, DeviceState, HardwareReservation } from "../schemas.ts";
 export interface SimulatorOptions {
   /** The token clients must send as `X-Auth-Token`. Default: a random one. */
   token?: string;
-  /** The one project the simulator holds. Default: a random UUID. */
+  /** The one project the simulator holds, a UUID (kept in lower case). Default: a random one. */
   projectId?: string;
   /** Provisionable hardware reservations created at start. Default 5. */
   reservations?: number;
@@ -45,7 +45,7 @@ export interface SimulatorTiming {
 export interface FaultSettings {
   /** Added before every API reply, in milliseconds. */
   latencyMs: number;
-  /** Fraction (0..1) of API requests answered with a 5xx before anything is changed. */
+  /** Fraction (0..1) of API requests answered 500 before anything is changed (see {@link FaultController}). */
   serverErrorRate: number;
 }
 
@@ -101,6 +101,11 @@ export interface SimulatorStats {
   readonly arrivals: readonly number[];
 }
 
+/**
+ * Fault injection. The 5xx rate and the queued faults apply to authenticated
+ * requests of served operations: a request answered 401, or one to a path
+ * the simulator does not serve, takes none of them.
+ */
 export interface FaultController {
   /** Changes the standing faults (latency, 5xx rate). */
   set(settings: Partial<FaultSettings>): void;
@@ -122,10 +127,16 @@ export interface FaultController {
 
 /** Read access to the simulated provider's state, and its machines. */
 export interface SimulatedFleet {
+  /** Every reservation, oldest first, with its device in full (as with `include=device`). */
   reservations(): HardwareReservation[];
+  /** Every device, oldest first, deprovisioning ones included until they are gone. */
   devices(): Device[];
+  /** The device, or undefined once it is gone (deprovisioned) or if it never existed. */
   device(id: string): Device | undefined;
-  /** Adds provisionable reservations (e.g. for paging tests); returns them. */
+  /**
+   * Adds reservations (e.g. for paging tests), spread over the configured metros unless `metro` is given;
+   * `provisionable: false` adds ones that cannot be provisioned even while free. Returns them.
+   */
   addReservations(
     count: number,
     options?: { plan?: string; metro?: string; provisionable?: boolean },
@@ -145,23 +156,19 @@ export interface SimulatedMachine {
   readonly deviceId: string;
   /** The device's public IPv4 address. */
   readonly publicIPv4: string;
-  /** How many times the machine has booted (1 after provisioning, +1 per reboot). */
+  /**
+   * How many times the machine has booted: 1 after provisioning, +1 each
+   * time its device is active again (reboot, power_on, reinstall).
+   */
   readonly boots: number;
   /** True while the device is active (powered on and provisioned). */
   readonly running: boolean;
   /**
    * Runs a program (the agent) on the machine. The program's signal aborts
-   * when the machine goes down (reboot, power off, delete, simulator close);
-   * the returned promise settles with the program's result.
-   * @throws {MachineNotRunningError} when the device is not active
+   * with a MachineDownError (errors.ts) when the machine goes down (reboot,
+   * power off, reinstall, delete, simulator close); the returned promise
+   * settles with the program's result.
+   * @throws {MachineNotRunningError} (errors.ts, as a rejection) when the device is not active
    */
   run<T>(program: (signal: AbortSignal) => Promise<T>): Promise<T>;
-}
-
-/** The simulator was asked to run something on a machine that is not active. */
-export class MachineNotRunningError extends Error {
-  constructor(readonly deviceId: string, readonly state: string) {
-    super(`Cannot run on simulated machine "${deviceId}": the device is ${state}, not active`);
-    this.name = "MachineNotRunningError";
-  }
 }

@@ -1,9 +1,11 @@
 /**
  * The Metal API simulator over real HTTP on loopback: device lifecycle,
  * machines, reservations, SSH keys, pagination, auth, every fault kind, the
- * admin endpoint, and `deno task sim` as a child process. Each test's
- * simulator is checked against the OpenAPI file (tests/harness/simulator.ts),
- * so every reply here also had to conform.
+ * admin endpoint, and `deno task sim` as a child process. Each test that
+ * makes API requests checks the replies against the OpenAPI file (the
+ * checked simulator of tests/harness/simulator.ts; the child's reply
+ * directly), so every reply here also had to conform, except the one to a
+ * path the simulator does not serve, which exists to be "unknown".
  *
  * @module
  */
@@ -18,8 +20,10 @@ import {
   startSimulator,
 } from "../../equinix/simulator/mod.ts";
 import { metalFetch } from "../harness/metal_fetch.ts";
+import { loadMetalOpenApi } from "../harness/openapi.ts";
 import { type CheckedSimulator, startCheckedSimulator } from "../harness/simulator.ts";
 import { aborted } from "../harness/wait.ts";
+import { printedSettings } from "../harness/printed_settings.ts";
 
 /** A quick device clock: the states are still distinct, tests take milliseconds. */
 const FAST: SimulatorOptions["timing"] = { queuedMs: 40, provisioningMs: 60, rebootMs: 60, deprovisionMs: 40 };
@@ -249,8 +253,11 @@ simulatorTest("unknown ids, and path ids that are not UUIDs, get 404", {}, async
       `/devices/${unknown}`,
       "/devices/not-a-uuid",
       `/hardware-reservations/${unknown}`,
+      "/hardware-reservations/not-a-uuid",
       `/ssh-keys/${unknown}`,
+      "/ssh-keys/not-a-uuid",
       `/projects/${unknown}`,
+      "/projects/not-a-uuid",
       `/projects/${unknown}/devices`,
       `/projects/${unknown}/hardware-reservations`,
     ]
@@ -459,7 +466,7 @@ simulatorTest("loseNextReply: the change is made and the client gets no reply", 
 
 Deno.test("closing the simulator answers a lost reply it holds (503) instead of waiting for the client", async () => {
   const reported = Promise.withResolvers<Exchange>();
-  const sim = await startSimulator({ onExchange: (exchange) => reported.resolve(exchange) });
+  const sim = await startCheckedSimulator({ onExchange: (exchange) => reported.resolve(exchange) });
   sim.faults.loseNextReply("findProjects");
   const pending = metalFetch(sim, "GET", "/projects");
   assert.equal((await reported.promise).lost, true);
@@ -489,6 +496,12 @@ simulatorTest("the admin endpoint needs the token and changes faults", {}, async
   assert.deepEqual(set.body, { latencyMs: 5, serverErrorRate: 0.5 });
   const bad = await metalFetch(sim, "POST", "/_sim/faults", { body: { serverErrorRate: 2 } });
   assert.equal(bad.status, 422);
+  const notAnInt = await metalFetch(sim, "POST", "/_sim/fail-next", { body: { count: "two" } });
+  assert.equal(notAnInt.status, 422);
+  assert.match(notAnInt.body.errors[0], /^count: /);
+  const malformed = await metalFetch(sim, "POST", "/_sim/faults", { body: "{" });
+  assert.equal(malformed.status, 422);
+  assert.match(malformed.body.errors[0], /^\(body\): malformed JSON/);
   assert.equal((await metalFetch(sim, "POST", "/_sim/clear")).status, 204);
   assert.deepEqual((await metalFetch(sim, "GET", "/_sim/state")).body.faults, {
     latencyMs: 0,
@@ -562,6 +575,14 @@ Deno.test("close() aborts running programs and pending waits, and stops the devi
   await sim.close(); // idempotent
 });
 
+Deno.test("startSimulator refuses a projectId that is not a UUID and keeps one in lower case", async () => {
+  await assert.rejects(startSimulator({ projectId: "nope" }), RangeError);
+  const projectId = crypto.randomUUID();
+  await using sim = await startCheckedSimulator({ projectId: projectId.toUpperCase() });
+  assert.equal(sim.projectId, projectId);
+  assert.equal((await metalFetch(sim, "GET", `/projects/${projectId}`)).body.id, projectId);
+});
+
 Deno.test("waitForState rejects with the signal's reason", async () => {
   await using sim = await startSimulator({ timing: { queuedMs: 60_000 } });
   const device = sim.faults.takeReservation(sim.fleet.reservations()[0].id);
@@ -582,24 +603,6 @@ function simCommand(args: string[], options: Deno.CommandOptions = {}): Deno.Com
 }
 
 /** Reads stdout until the NAME=value lines `names` were printed; returns them. */
-async function printedLines(
-  reader: ReadableStreamDefaultReader<string>,
-  names: string[],
-): Promise<Record<string, string>> {
-  const printed: Record<string, string> = {};
-  let text = "";
-  while (!names.every((name) => name in printed)) {
-    const { value, done } = await reader.read();
-    assert.ok(!done, `stdout ended before ${names.join(", ")}: ${JSON.stringify(text)}`);
-    text += value;
-    for (const line of text.split("\n").slice(0, -1)) {
-      const [name, ...rest] = line.split("=");
-      printed[name] = rest.join("=");
-    }
-  }
-  return printed;
-}
-
 Deno.test("deno task sim prints its URL, token and project, answers, and exits 0 on SIGTERM", async () => {
   const child = simCommand(
     ["--listen", "127.0.0.1:0", "--token", "t0ken", "--reservations", "3", "--metros", "am"],
@@ -607,13 +610,14 @@ Deno.test("deno task sim prints its URL, token and project, answers, and exits 0
   ).spawn();
   const stderr = new Response(child.stderr).text();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const printed = await printedLines(reader, ["EQUINIX_API_URL", "EQUINIX_API_TOKEN", "EQUINIX_PROJECT_ID"]);
+  const printed = await printedSettings(reader, ["EQUINIX_API_URL", "EQUINIX_API_TOKEN", "EQUINIX_PROJECT_ID"]);
   assert.match(printed.EQUINIX_API_URL, /^http:\/\/127\.0\.0\.1:\d+\/metal\/v1$/);
   assert.equal(printed.EQUINIX_API_TOKEN, "t0ken");
   const url = printed.EQUINIX_API_URL;
   const sim = { url, origin: new URL(url).origin, token: "t0ken" };
   const reply = await metalFetch(sim, "GET", `/projects/${printed.EQUINIX_PROJECT_ID}/hardware-reservations`);
   assert.equal(reply.status, 200);
+  assert.deepEqual((await loadMetalOpenApi()).validateResponse("findProjectHardwareReservations", 200, reply.body), []);
   assert.equal(reply.body.meta.total, 3);
   assert.equal(reply.body.hardware_reservations[0].facility.metro.code, "am");
 
@@ -625,7 +629,16 @@ Deno.test("deno task sim prints its URL, token and project, answers, and exits 0
 });
 
 Deno.test("deno task sim with a bad flag prints the usage on stderr and exits 2; --help lists every flag", async () => {
-  for (const args of [["--bogus"], ["--reservations", "many"], ["--listen", "nowhere"], ["extra"]]) {
+  const bad = [
+    ["--bogus"],
+    ["--reservations", "many"],
+    ["--listen", "nowhere"],
+    ["extra"],
+    // Refused by startSimulator rather than by the flag parser.
+    ["--listen", "127.0.0.1:0", "--project", "nope"],
+    ["--listen", "127.0.0.1:0", "--metros", "SV"],
+  ];
+  for (const args of bad) {
     const { code, stdout, stderr } = await simCommand(args).output();
     assert.equal(code, 2, args.join(" "));
     assert.equal(new TextDecoder().decode(stdout), "");

@@ -119,9 +119,7 @@ class MetalOpenApiValidators implements MetalOpenApi {
   }
 
   operation(operationId: string): MetalOperation {
-    const operation = this.#operations.get(operationId);
-    if (!operation) throw new RangeError(`The Metal OpenAPI file has no operation "${operationId}"`);
-    const { object: _, ...rest } = operation;
+    const { object: _, ...rest } = this.#operation(operationId);
     return rest;
   }
 

@@ -7,7 +7,7 @@
  *
  * ```ts
  * await using sim = await startCheckedSimulator({ reservations: 3 });
- * const client = new MetalClient({ url: sim.url, token: sim.token, projectId: sim.projectId });
+ * using client = new EquinixClient({ baseUrl: sim.url, token: sim.token, projectId: sim.projectId, apiRate: 0 });
  * await client.listReservations({ signal });
  * // leaving the scope closes it; an AssertionError lists non-conforming exchanges
  * ```
@@ -73,33 +73,8 @@ export async function startCheckedSimulator(options: SimulatorOptions = {}): Pro
       });
     }
   };
-  return {
-    get url() {
-      return simulator.url;
-    },
-    get origin() {
-      return simulator.origin;
-    },
-    get token() {
-      return simulator.token;
-    },
-    get projectId() {
-      return simulator.projectId;
-    },
-    get faults() {
-      return simulator.faults;
-    },
-    get fleet() {
-      return simulator.fleet;
-    },
-    get stats() {
-      return simulator.stats;
-    },
-    exchanges,
-    conformanceProblems,
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+  // The simulator is a plain object of values: a copy with close() replaced keeps everything else.
+  return { ...simulator, exchanges, conformanceProblems, close, [Symbol.asyncDispose]: close };
 }
 
 /**
