@@ -15,6 +15,7 @@
  */
 import { EquinixClient } from "../equinix/mod.ts";
 import { freePort } from "../tests/harness/free_port.ts";
+import { printedSettings } from "../tests/harness/printed_settings.ts";
 import { processCpuMs } from "./cpu_time.ts";
 import { median } from "./percentile.ts";
 
@@ -92,14 +93,7 @@ async function startSimulatorProcess(): Promise<SimulatorProcess> {
     stderr: "inherit",
   }).spawn();
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let printed = "";
-  let url: string | undefined;
-  while (url === undefined) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error(`The simulator exited before printing its URL and project; it printed: ${printed}`);
-    printed += value;
-    url ??= printed.match(/(http:\/\/127\.0\.0\.1:\d+\/metal\/v1)/)?.[1];
-  }
+  const { EQUINIX_API_URL: url } = await printedSettings(lines, ["EQUINIX_API_URL"]);
   // Keep draining stdout so the child never blocks on a full pipe.
   (async () => {
     while (!(await lines.read()).done) { /* discard */ }
@@ -115,24 +109,17 @@ async function startSimulatorProcess(): Promise<SimulatorProcess> {
   };
 }
 
-async function createDevice(sim: SimulatorProcess): Promise<string> {
-  const headers = { "X-Auth-Token": TOKEN, "Content-Type": "application/json" };
-  const reservations = await (await fetch(`${sim.url}/projects/${sim.projectId}/hardware-reservations`, { headers }))
-    .json();
-  const reservation = reservations.hardware_reservations[0];
-  const response = await fetch(`${sim.url}/projects/${sim.projectId}/devices`, {
-    method: "POST",
-    headers,
-    body: JSON.stringify({
-      metro: "sv",
-      plan: reservation.plan?.slug ?? "c3.small.x86",
-      operating_system: "ubuntu_24_04",
-      hardware_reservation_id: reservation.id,
-      hostname: "bench",
-    }),
+/** One device on the simulator's reservation, made through the client (apiRate 0). */
+async function createDevice(client: EquinixClient): Promise<string> {
+  const [reservation] = await client.listReservations();
+  const device = await client.createDevice({
+    hardware_reservation_id: reservation.id,
+    metro: reservation.facility?.metro?.code ?? "sv",
+    plan: reservation.plan?.slug ?? "c3.small.x86",
+    operating_system: "ubuntu_24_04",
+    hostname: "bench",
   });
-  if (response.status !== 201) throw new Error(`createDevice: ${response.status} ${await response.text()}`);
-  return (await response.json()).id;
+  return device.id;
 }
 
 async function throughputRun(
@@ -188,8 +175,9 @@ export async function measureEquinix(
   const overheadCalls = options.overheadCalls ?? 500;
   const pinned = haveTaskset();
   const sim = await startSimulatorProcess();
+  const client = new EquinixClient({ baseUrl: sim.url, token: TOKEN, projectId: sim.projectId, apiRate: 0 });
   try {
-    const deviceId = await createDevice(sim);
+    const deviceId = await createDevice(client);
     const deviceUrl = `${sim.url}/devices/${deviceId}`;
 
     if (pinned) {
@@ -209,15 +197,10 @@ export async function measureEquinix(
       }
     }
 
-    const client = new EquinixClient({ baseUrl: sim.url, token: TOKEN, projectId: sim.projectId, apiRate: 0 });
     const rounds: { clientMs: number; fetchMs: number }[] = [];
-    try {
-      await overheadRound(client, deviceId, deviceUrl, 100); // warm-up
-      for (let i = 0; i < Math.max(3, options.runs); i++) {
-        rounds.push(await overheadRound(client, deviceId, deviceUrl, overheadCalls));
-      }
-    } finally {
-      client.close();
+    await overheadRound(client, deviceId, deviceUrl, 100); // warm-up
+    for (let i = 0; i < Math.max(3, options.runs); i++) {
+      rounds.push(await overheadRound(client, deviceId, deviceUrl, overheadCalls));
     }
     return {
       simulator: {
@@ -236,6 +219,7 @@ export async function measureEquinix(
       },
     };
   } finally {
+    client.close();
     await sim.stop();
   }
 }
