@@ -8,8 +8,9 @@
  *
  * @module
  */
-import { Counter, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import type { Bmdb, Logger } from "../bmdb/mod.ts";
+import { counterOn } from "./metrics.ts";
 import { runEvery } from "./schedule.ts";
 
 export interface JanitorOptions {
@@ -30,21 +31,25 @@ export interface JanitorPass {
   history: number;
 }
 
-const byRegistry = new WeakMap<Registry, { sessions: Counter; work: Counter; history: Counter; errors: Counter }>();
-
 function janitorMetrics(registry: Registry) {
-  let metrics = byRegistry.get(registry);
-  if (!metrics) {
-    const counter = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
-    metrics = {
-      sessions: counter("drover_janitor_sessions_reaped_total", "Expired sessions the janitor deleted."),
-      work: counter("drover_janitor_work_released_total", "Work of dead sessions the janitor released (Expired)."),
-      history: counter("drover_janitor_history_pruned_total", "History rows older than the retention, deleted."),
-      errors: counter("drover_janitor_errors_total", "Janitor passes that failed (retried at the next pass)."),
-    };
-    byRegistry.set(registry, metrics);
-  }
-  return metrics;
+  return {
+    sessions: counterOn(registry, "drover_janitor_sessions_reaped_total", "Expired sessions the janitor deleted."),
+    work: counterOn(
+      registry,
+      "drover_janitor_work_released_total",
+      "Work of dead sessions the janitor released (Expired).",
+    ),
+    history: counterOn(
+      registry,
+      "drover_janitor_history_pruned_total",
+      "History rows older than the retention, deleted.",
+    ),
+    errors: counterOn(
+      registry,
+      "drover_janitor_errors_total",
+      "Janitor passes that failed (retried at the next pass).",
+    ),
+  };
 }
 
 export class Janitor {

@@ -6,7 +6,7 @@
  * @module
  */
 import { ProviderStatus } from "../bmdb/mod.ts";
-import { type Device, type DeviceState, idFromHref } from "../equinix/mod.ts";
+import type { Device, DeviceState } from "../equinix/mod.ts";
 
 const STATUS_OF: Readonly<Record<DeviceState, ProviderStatus>> = {
   queued: ProviderStatus.Provisioning,
@@ -35,7 +35,7 @@ export function providedFields(device: Device): ProvidedFields {
   const publicV4 = device.ip_addresses?.find((ip) => ip.public === true && ip.address_family === 4);
   return {
     providerId: device.id,
-    providerReservationId: device.hardware_reservation?.id ?? idFromHref(device.hardware_reservation?.href) ?? null,
+    providerReservationId: device.hardware_reservation?.id ?? null,
     providerIpAddress: publicV4?.address ?? null,
     providerLocation: device.metro?.code ?? null,
     providerStatus: STATUS_OF[device.state],

@@ -18,11 +18,20 @@
  *
  * @module
  */
-import { Counter, Gauge, type Registry } from "prom-client";
-import { type Bmdb, DatabaseError, type Logger, type MachineProvided, Provider, ProviderStatus } from "../bmdb/mod.ts";
+import type { Registry } from "prom-client";
+import {
+  type Bmdb,
+  DatabaseError,
+  type Logger,
+  type MachineProvided,
+  Provider,
+  ProviderStatus,
+  type Session,
+} from "../bmdb/mod.ts";
 import { type Device, type EquinixClient, type HardwareReservation, RaceLostError } from "../equinix/mod.ts";
 import { MemoryValue } from "../event/mod.ts";
 import { providedFields } from "./provider_view.ts";
+import { counterOn, gaugeOn } from "./metrics.ts";
 import { runEvery } from "./schedule.ts";
 import type { TokenBucket } from "./token_bucket.ts";
 
@@ -66,36 +75,27 @@ export interface ProvisionerPass {
 const MISSING_NAMED_AT_MOST = 5;
 
 function metricsOn(registry: Registry) {
-  const existing = registry.getSingleMetric("drover_provisioner_halted") as Gauge | undefined;
-  if (existing) {
-    return {
-      halted: existing,
-      created: registry.getSingleMetric("drover_provisioner_devices_created_total") as Counter,
-      adopted: registry.getSingleMetric("drover_provisioner_devices_adopted_total") as Counter,
-      errors: registry.getSingleMetric("drover_provisioner_errors_total") as Counter,
-    };
-  }
   return {
-    halted: new Gauge({
-      name: "drover_provisioner_halted",
-      help: "1 while the provisioner refuses to create devices because the provider and the BMDB disagree.",
-      registers: [registry],
-    }),
-    created: new Counter({
-      name: "drover_provisioner_devices_created_total",
-      help: "Devices the provisioner created from hardware reservations.",
-      registers: [registry],
-    }),
-    adopted: new Counter({
-      name: "drover_provisioner_devices_adopted_total",
-      help: "Managed devices found at the provider without a BMDB machine, and recorded.",
-      registers: [registry],
-    }),
-    errors: new Counter({
-      name: "drover_provisioner_errors_total",
-      help: "Provisioner passes that failed (retried at the next pass).",
-      registers: [registry],
-    }),
+    halted: gaugeOn(
+      registry,
+      "drover_provisioner_halted",
+      "1 while the provisioner refuses to create devices because the provider and the BMDB disagree.",
+    ),
+    created: counterOn(
+      registry,
+      "drover_provisioner_devices_created_total",
+      "Devices the provisioner created from hardware reservations.",
+    ),
+    adopted: counterOn(
+      registry,
+      "drover_provisioner_devices_adopted_total",
+      "Managed devices found at the provider without a BMDB machine, and recorded.",
+    ),
+    errors: counterOn(
+      registry,
+      "drover_provisioner_errors_total",
+      "Provisioner passes that failed (retried at the next pass).",
+    ),
   };
 }
 
@@ -147,9 +147,11 @@ export class Provisioner {
     }
   }
 
-  /** Records a device as a new machine. False when another replica recorded it first. */
-  async #record(device: Device): Promise<boolean> {
-    const session = await this.#bmdb.startSession();
+  /**
+   * Records a device as a new machine, in `session` (one per pass, started on
+   * its first write). False when another replica recorded it first.
+   */
+  async #record(session: Session, device: Device): Promise<boolean> {
     try {
       await session.transact(async (q) => {
         const { machineId } = await q.newMachine();
@@ -159,13 +161,21 @@ export class Provisioner {
     } catch (error) {
       if (error instanceof DatabaseError && error.code === "23505") return false; // UNIQUE (provider, provider_id)
       throw error;
-    } finally {
-      await session.close();
     }
   }
 
   /** One pass; see the module comment. */
   async pass(signal?: AbortSignal): Promise<ProvisionerPass> {
+    let session: Session | undefined;
+    const record = async (device: Device) => this.#record(session ??= await this.#bmdb.startSession(), device);
+    try {
+      return await this.#pass(record, signal);
+    } finally {
+      await session?.close();
+    }
+  }
+
+  async #pass(record: (device: Device) => Promise<boolean>, signal?: AbortSignal): Promise<ProvisionerPass> {
     const { maxDevices, chunkSize, managedTag } = this.#options;
     const devices = await this.#client.listDevices({ signal });
     const machines = await this.#bmdbMachines();
@@ -174,7 +184,7 @@ export class Provisioner {
 
     let adopted = 0;
     for (const device of managed.filter((d) => !known.has(d.id))) {
-      if (await this.#record(device)) {
+      if (await record(device)) {
         adopted++;
         this.#metrics.adopted.inc();
         this.#logger.warn("adopted a managed device the BMDB did not know", { providerId: device.id });
@@ -199,16 +209,15 @@ export class Provisioner {
     const wanted = Math.min(chunkSize, maxDevices - managed.length);
     if (wanted > 0) {
       const reservations = await this.#client.listReservations({ signal });
-      const taken = new Set(machines.map((m) => m.providerReservationId));
-      const free = reservations.filter((r) => r.provisionable && !r.device && !taken.has(r.id));
+      const free = reservations.filter((r) => r.provisionable && !r.device);
       for (const reservation of free.slice(0, wanted)) {
         await this.#limiter.take(signal);
         const device = await this.#create(reservation, signal);
         if (!device) continue;
         pass.created++;
         this.#metrics.created.inc();
-        // A failure here leaves the device managed but unrecorded: the next pass adopts it.
-        await this.#record(device);
+        // A failure here ends the pass with the device managed but unrecorded: the next pass adopts it.
+        await record(device);
       }
     }
     this.#setStatus({ halted: false, reason: null, managedDevices: managed.length + pass.created });

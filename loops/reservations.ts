@@ -15,7 +15,7 @@
  */
 import type { Etcd3 } from "etcd3";
 import type { Logger } from "../bmdb/mod.ts";
-import { type EquinixClient, type HardwareReservation, idFromHref } from "../equinix/mod.ts";
+import type { EquinixClient, HardwareReservation } from "../equinix/mod.ts";
 import type { MemoryValue } from "../event/mod.ts";
 import { runEvery } from "./schedule.ts";
 
@@ -44,7 +44,7 @@ export function toReservationView(r: HardwareReservation, readAt: Date): Reserva
     plan: r.plan?.slug ?? null,
     metro: r.facility?.metro?.code ?? null,
     provisionable: r.provisionable ?? false,
-    deviceId: r.device ? (r.device.id ?? idFromHref(r.device.href) ?? null) : null,
+    deviceId: r.device?.id ?? null,
     readAt: readAt.toISOString(),
   };
 }

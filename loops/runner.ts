@@ -88,8 +88,6 @@ export class LoopRunner<M extends { machineId: string }> {
   readonly #limiter: TokenBucket;
   readonly #metrics: LoopMetrics;
   readonly #logger: Logger;
-  /** Wakes idle workers early (e.g. when the change feed shows new machines). */
-  #wake = Promise.withResolvers<void>();
 
   constructor(bmdb: Bmdb, loop: ControlLoop<M>, options: LoopRunnerOptions) {
     const parallelism = options.parallelism ?? 1;
@@ -116,12 +114,6 @@ export class LoopRunner<M extends { machineId: string }> {
     return this.#loop.name;
   }
 
-  /** Ends the idle waits now: there may be new work. */
-  wake(): void {
-    this.#wake.resolve();
-    this.#wake = Promise.withResolvers<void>();
-  }
-
   /** Runs the workers; resolves once `signal` aborted and every worker released its work and closed its session. */
   async run(signal: AbortSignal): Promise<void> {
     await Promise.all(Array.from({ length: this.#options.parallelism }, (_, i) => this.#worker(i, signal)));
@@ -142,7 +134,7 @@ export class LoopRunner<M extends { machineId: string }> {
           next = undefined;
           if (work === "idle") {
             this.#metrics.idlePolls.inc(label);
-            await this.#idle(signal);
+            await sleep(this.#options.idleWaitMs, undefined, { signal }).catch(() => {});
             continue;
           }
           if (work === "conflict") continue;
@@ -170,13 +162,6 @@ export class LoopRunner<M extends { machineId: string }> {
     }
   }
 
-  async #idle(signal: AbortSignal): Promise<void> {
-    await Promise.race([
-      sleep(this.#options.idleWaitMs, undefined, { signal }).catch(() => {}),
-      this.#wake.promise,
-    ]);
-  }
-
   /** One token, then one claim. */
   async #claim(session: Session, signal: AbortSignal): Promise<Work<M> | "idle" | "conflict"> {
     await this.#limiter.take(signal);
@@ -199,7 +184,10 @@ export class LoopRunner<M extends { machineId: string }> {
     const loop = this.#loop;
     const fields = { loop: loop.name, machineId: work.machineId, process: loop.process };
     const machine = work.machine;
-    if (machine === undefined) throw new Error(`Loop ${loop.name}: its retrieve query returned no row to process`);
+    if (machine === undefined) {
+      await work.cancel(); // nothing to process: release the machine rather than hold it until the session ends
+      throw new Error(`Loop ${loop.name}: its retrieve query returned no row to process`);
+    }
     const stopTimer = this.#metrics.processingSeconds.startTimer({ loop: loop.name });
     let commit: Commit;
     try {

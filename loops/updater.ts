@@ -10,10 +10,11 @@
  *
  * @module
  */
-import { Counter, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import { type Bmdb, type Logger, Provider, ProviderStatus } from "../bmdb/mod.ts";
 import type { EquinixClient } from "../equinix/mod.ts";
 import { providedFields } from "./provider_view.ts";
+import { counterOn } from "./metrics.ts";
 import { runEvery } from "./schedule.ts";
 
 export interface UpdaterOptions {
@@ -34,23 +35,22 @@ export interface UpdaterPass {
 }
 
 function metricsOn(registry: Registry) {
-  const get = (name: string) => registry.getSingleMetric(name) as Counter | undefined;
   return {
-    devices: get("drover_updater_devices_total") ?? new Counter({
-      name: "drover_updater_devices_total",
-      help: "Provider devices whose status the updater copied into the BMDB.",
-      registers: [registry],
-    }),
-    missing: get("drover_updater_missing_total") ?? new Counter({
-      name: "drover_updater_missing_total",
-      help: "Machines the updater marked Missing (no device at the provider).",
-      registers: [registry],
-    }),
-    errors: get("drover_updater_errors_total") ?? new Counter({
-      name: "drover_updater_errors_total",
-      help: "Updater sweeps that failed (retried at the next sweep).",
-      registers: [registry],
-    }),
+    devices: counterOn(
+      registry,
+      "drover_updater_devices_total",
+      "Provider devices whose status the updater copied into the BMDB.",
+    ),
+    missing: counterOn(
+      registry,
+      "drover_updater_missing_total",
+      "Machines the updater marked Missing (no device at the provider).",
+    ),
+    errors: counterOn(
+      registry,
+      "drover_updater_errors_total",
+      "Updater sweeps that failed (retried at the next sweep).",
+    ),
   };
 }
 

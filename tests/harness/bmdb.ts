@@ -118,6 +118,12 @@ export async function testBmdb(driver: DriverName, options: Partial<OpenBmdbOpti
   };
 }
 
+/** The single number a `SELECT count(*) ...` (or any one-column, one-row query) returns. */
+export async function countRows(t: TestBmdb, text: string, params: unknown[] = []): Promise<number> {
+  const [row] = await t.sql(text, params);
+  return Number(Object.values(row)[0]);
+}
+
 /** The drivers to test on: PGlite always; PostgreSQL when installed (required under DROVER_REQUIRE_SERVICES=1). */
 export function testDrivers(): DriverName[] {
   return serviceAvailable(postgresRequirement) ? ["pglite", "postgres"] : ["pglite"];

@@ -8,12 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
-import { InvalidArgumentError, type Logger, Process } from "../../bmdb/mod.ts";
+import { InvalidArgumentError, Process } from "../../bmdb/mod.ts";
 import { Janitor } from "../../loops/mod.ts";
-import { bmdbTest } from "../harness/bmdb.ts";
+import { bmdbTest, countRows } from "../harness/bmdb.ts";
 import { addMachines, forAgentStart } from "../harness/fleet.ts";
-
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+import { quietLogger } from "../harness/quiet_logger.ts";
 
 bmdbTest("a pass reaps sessions dead past the grace period and prunes history past the retention", async (t) => {
   const setup = await t.bmdb.startSession();
@@ -45,7 +44,7 @@ bmdbTest("a pass reaps sessions dead past the grace period and prunes history pa
     sessionGraceSeconds: 300,
     historyRetentionSeconds: 30 * 86400,
     registry,
-    logger: quiet,
+    logger: quietLogger,
   });
   assert.deepEqual(await janitor.pass(), { sessions: 1, work: 1, history: 2 });
 
@@ -56,7 +55,7 @@ bmdbTest("a pass reaps sessions dead past the grace period and prunes history pa
     ["Started", longDead.sessionId],
     ["Expired", longDead.sessionId],
   ]);
-  assert.equal(Number((await t.sql("SELECT count(*) AS n FROM work_history"))[0].n), 2, "old history gone");
+  assert.equal(await countRows(t, "SELECT count(*) FROM work_history"), 2, "old history gone");
   const text = await registry.metrics();
   assert.match(text, /drover_janitor_sessions_reaped_total 1/);
   assert.match(text, /drover_janitor_history_pruned_total 2/);
@@ -74,7 +73,7 @@ bmdbTest("pruning goes batch by batch until nothing past the retention is left",
     `INSERT INTO work_history (machine_id, process, event) VALUES (gen_random_uuid(), 'UnitTest1', 'Started')`,
   );
   assert.deepEqual(await t.bmdb.pruneHistory({ olderThanSeconds: 86400, batchSize: 1000 }), { deleted: 2500 });
-  assert.equal(Number((await t.sql("SELECT count(*) AS n FROM work_history"))[0].n), 1);
+  assert.equal(await countRows(t, "SELECT count(*) FROM work_history"), 1);
   await assert.rejects(t.bmdb.pruneHistory({ olderThanSeconds: 60 }), (e) => {
     assert.ok(e instanceof InvalidArgumentError);
     assert.match(e.message, /olderThanSeconds/);

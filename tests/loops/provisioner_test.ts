@@ -9,13 +9,13 @@
  */
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
-import { type Logger, Provider } from "../../bmdb/mod.ts";
+import { Provider } from "../../bmdb/mod.ts";
 import { EquinixClient } from "../../equinix/mod.ts";
 import { Provisioner, TokenBucket } from "../../loops/mod.ts";
 import { bmdbTest, type TestBmdb } from "../harness/bmdb.ts";
 import { type CheckedSimulator, startCheckedSimulator } from "../harness/simulator.ts";
+import { quietLogger } from "../harness/quiet_logger.ts";
 
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const TAG = "drover-managed";
 
 interface Fixture extends AsyncDisposable {
@@ -45,7 +45,7 @@ async function fixture(
     chunkSize: options.chunkSize,
     creationLimiter: new TokenBucket({ intervalMs: 1, burst: 100 }),
     registry,
-    logger: quiet,
+    logger: quietLogger,
   });
   return {
     sim,

@@ -7,7 +7,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Logger } from "../../bmdb/mod.ts";
 import { EquinixClient } from "../../equinix/mod.ts";
 import { EtcdValue, MemoryValue } from "../../event/mod.ts";
 import {
@@ -21,8 +20,7 @@ import {
 import { etcdRequirement, startEtcd } from "../harness/etcd.ts";
 import { serviceAvailable } from "../harness/requirements.ts";
 import { type CheckedSimulator, startCheckedSimulator } from "../harness/simulator.ts";
-
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+import { quietLogger } from "../harness/quiet_logger.ts";
 
 async function simulatorWithOneDevice(): Promise<{ sim: CheckedSimulator; client: EquinixClient; deviceId: string }> {
   const sim = await startCheckedSimulator({ reservations: 3, metros: ["sv"], plan: "c3.small.x86" });
@@ -42,7 +40,7 @@ Deno.test("the publisher puts every reservation with plan, metro, provisionable 
   const { sim, client, deviceId } = await simulatorWithOneDevice();
   try {
     const value = new MemoryValue<readonly ReservationView[]>();
-    const publisher = new ReservationsPublisher(client, memoryReservationStore(value), { logger: quiet });
+    const publisher = new ReservationsPublisher(client, memoryReservationStore(value), { logger: quietLogger });
     const before = Date.now();
     await publisher.publishOnce();
     const views = await value.watch().get();
@@ -67,7 +65,9 @@ Deno.test({
     try {
       const etcdClient = etcd.client();
       const prefix = "/test/reservations/";
-      const publisher = new ReservationsPublisher(client, etcdReservationStore(etcdClient, prefix), { logger: quiet });
+      const publisher = new ReservationsPublisher(client, etcdReservationStore(etcdClient, prefix), {
+        logger: quietLogger,
+      });
       const watcher = new EtcdValue({
         client: etcdClient,
         key: prefix,

@@ -7,13 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
-import { type Logger, Provider } from "../../bmdb/mod.ts";
+import { Provider } from "../../bmdb/mod.ts";
 import { EquinixClient } from "../../equinix/mod.ts";
 import { Provisioner, TokenBucket, Updater } from "../../loops/mod.ts";
-import { bmdbTest } from "../harness/bmdb.ts";
+import { bmdbTest, countRows } from "../harness/bmdb.ts";
 import { startCheckedSimulator } from "../harness/simulator.ts";
-
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+import { quietLogger } from "../harness/quiet_logger.ts";
 
 bmdbTest(
   "a sweep copies status, IPv4, metro and reservation page by page, and marks vanished devices Missing",
@@ -34,13 +33,13 @@ bmdbTest(
         chunkSize: 5,
         creationLimiter: new TokenBucket({ intervalMs: 1, burst: 10 }),
         registry,
-        logger: quiet,
+        logger: quietLogger,
       });
       await provisioner.pass();
       const devices = sim.fleet.devices();
       await Promise.all(devices.map((d) => sim.fleet.waitForState(d.id, "active")));
 
-      const updater = new Updater(t.bmdb, client, { pageSize: 2, registry, logger: quiet });
+      const updater = new Updater(t.bmdb, client, { pageSize: 2, registry, logger: quietLogger });
       const before = sim.stats.byOperation.findProjectDevices ?? 0;
       assert.deepEqual(await updater.pass(), { devices: 5, missing: 0 });
       assert.equal((sim.stats.byOperation.findProjectDevices ?? 0) - before, 3, "three pages of two");
@@ -64,7 +63,7 @@ bmdbTest(
       assert.deepEqual(await updater.pass(), { devices: 4, missing: 0 }, "marked once");
       const [row] = await t.sql("SELECT provider_status FROM machine_provided WHERE provider_id = $1", [gone]);
       assert.equal(row.provider_status, "Missing");
-      assert.equal(Number((await t.sql("SELECT count(*) AS n FROM sessions"))[0].n), 0, "its session is closed");
+      assert.equal(await countRows(t, "SELECT count(*) FROM sessions"), 0, "its session is closed");
     } finally {
       client.close();
       await sim.close();
