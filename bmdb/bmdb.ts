@@ -4,6 +4,7 @@
  * @module
  */
 import { type ChangeFeed, type ChangeFeedOptions, type ChangeFeedValues, openChangeFeed } from "./change_feed.ts";
+import { AgentReportRecorder } from "./agent_reports.ts";
 import { ClaimBatcher } from "./claim_batcher.ts";
 import { CommitBatcher } from "./commit_batcher.ts";
 import { CommitAndClaimBatcher } from "./commit_claim_batcher.ts";
@@ -13,6 +14,7 @@ import { type Logger, stderrLogger } from "./log.ts";
 import { migrate, type MigrationResult } from "./migrate.ts";
 import type { Process } from "./model.ts";
 import type { Queries } from "./queries.ts";
+import type { AgentReport, AgentReportOutcome } from "./queries_agent.ts";
 import { pruneHistoryBatch } from "./queries_janitor.ts";
 import { createSession, reapExpiredSessions } from "./queries_session.ts";
 import { requestWorkCancel, retryMachine, toCancelRequestResult } from "./queries_work.ts";
@@ -132,6 +134,7 @@ export class Bmdb {
   readonly #claims: ClaimBatcher;
   readonly #commits: CommitBatcher;
   readonly #commitsAndClaims: CommitAndClaimBatcher;
+  readonly #agentReports: AgentReportRecorder;
   readonly #logger: Logger;
   readonly #signal: AbortSignal | undefined;
   readonly #sessions = new Set<Session>();
@@ -156,6 +159,7 @@ export class Bmdb {
     this.#claims = new ClaimBatcher(driver, onRetry("claim"));
     this.#commits = new CommitBatcher(driver, onRetry("commit"));
     this.#commitsAndClaims = new CommitAndClaimBatcher(driver, onRetry("commit and claim"));
+    this.#agentReports = new AgentReportRecorder(driver, (error) => onRetry("agent report")(error, 1));
   }
 
   /**
@@ -163,8 +167,16 @@ export class Bmdb {
    * commits with the next claim (`finishAndClaim`), each with the statements
    * that served them.
    */
-  get batches(): Record<"claims" | "commits" | "commitsAndClaims", { batches: number; requests: number }> {
-    return { claims: this.#claims.stats, commits: this.#commits.stats, commitsAndClaims: this.#commitsAndClaims.stats };
+  get batches(): Record<
+    "claims" | "commits" | "commitsAndClaims" | "agentReports",
+    { batches: number; requests: number }
+  > {
+    return {
+      claims: this.#claims.stats,
+      commits: this.#commits.stats,
+      commitsAndClaims: this.#commitsAndClaims.stats,
+      agentReports: this.#agentReports.stats,
+    };
   }
 
   #assertOpen(): void {
@@ -292,6 +304,28 @@ export class Bmdb {
     }
     if (deleted > 0) this.#logger.info("pruned history", { deleted, olderThanSeconds });
     return { deleted };
+  }
+
+  /**
+   * Records an agent's signed request (verified by the caller against
+   * `agentPublicKey`): its heartbeat, and its hardware report if it carries
+   * one. Only while that key is still the machine's agent key and `sentAt`
+   * is later than the last recorded request: a replay, on whichever replica,
+   * changes nothing. Concurrent calls share statements.
+   * @throws {InvalidArgumentError} bad machine id, key, time or report (nothing written).
+   */
+  async recordAgentReport(report: AgentReport): Promise<AgentReportOutcome> {
+    this.#assertOpen();
+    const r = check.options("report", report);
+    const valid: AgentReport = {
+      machineId: check.uuid("machineId", r.machineId),
+      agentPublicKey: check.bytes("agentPublicKey", r.agentPublicKey, { maxBytes: 4096 }),
+      sentAt: check.date("sentAt", r.sentAt),
+      hardwareReportRaw: r.hardwareReportRaw === undefined
+        ? undefined
+        : check.bytes("hardwareReportRaw", r.hardwareReportRaw, { maxBytes: 1024 * 1024 }),
+    };
+    return await this.#agentReports.record(valid);
   }
 
   /**

@@ -5,6 +5,7 @@
  * @module
  */
 import { Query, type QueryRunner, type QuerySpec } from "./query.ts";
+import * as agent from "./queries_agent.ts";
 import * as base from "./queries_base.ts";
 import * as stats from "./queries_stats.ts";
 import * as tags from "./queries_tags.ts";
@@ -25,6 +26,7 @@ const specs = {
   machineDeleteAgentHeartbeat: tags.machineDeleteAgentHeartbeat,
   machineUpdateProviderStatus: tags.machineUpdateProviderStatus,
 
+  getAgentStarted: agent.getAgentStarted,
   getProvidedMachines: workflows.getProvidedMachines,
   getMachinesForAgentStart: workflows.getMachinesForAgentStart,
   getMachineForAgentRecovery: workflows.getMachineForAgentRecovery,

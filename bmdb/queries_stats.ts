@@ -112,7 +112,7 @@ export function countMachinesForAgentStart(params: { provider?: Provider } = {})
   const provider = p.provider === undefined ? undefined : check.provider("provider", p.provider);
   return count(
     "countMachinesForAgentStart",
-    sql`SELECT count(*)::int AS count FROM machine_provided mp WHERE ${agentStartEligible(MP)} ${
+    sql`SELECT count(*)::int AS count FROM machine_provided mp WHERE ${agentStartEligible(raw("mp"))} ${
       providerFilter(provider)
     }`,
   );

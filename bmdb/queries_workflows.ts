@@ -76,9 +76,16 @@ export function installationFulfilled(machine: Sql): Sql {
     WHERE r.machine_id = ${machine} AND p.os_installation_result = 'Success')`;
 }
 
-/** Agent start: no agent started, no live shepherd work, no active AgentStart backoff, no fulfilled installation. */
-export function agentStartEligible(machine: Sql): Sql {
-  return sql`NOT EXISTS (SELECT 1 FROM machine_agent_started a WHERE a.machine_id = ${machine})
+/**
+ * Agent start, for the `machine_provided` row aliased `mp`: the provider runs
+ * the machine and gave it an address (so the agent can be reached), no agent
+ * started, no live shepherd work, no active AgentStart backoff, no fulfilled
+ * installation.
+ */
+export function agentStartEligible(mp: Sql): Sql {
+  const machine = sql`${mp}.machine_id`;
+  return sql`${mp}.provider_status = 'Running' AND ${mp}.provider_ip_address IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM machine_agent_started a WHERE a.machine_id = ${machine})
     AND NOT ${liveWorkOn(machine, SHEPHERD_PROCESSES)}
     AND NOT ${activeBackoffOn(machine, Process.ShepherdAgentStart)}
     AND NOT ${installationFulfilled(machine)}`;
@@ -176,7 +183,7 @@ function providerAndLimit(params: { provider: Provider; limit: number }) {
 }
 
 // Built once: the predicate has no parameters.
-const AGENT_START_ELIGIBLE = agentStartEligible(MP);
+const AGENT_START_ELIGIBLE = agentStartEligible(raw("mp"));
 
 /** Machines that need the agent started for the first time. Return it unawaited from `retrieve` to claim in one statement. */
 export function getMachinesForAgentStart(params: { provider: Provider; limit: number }): QuerySpec<MachineProvided[]> {

@@ -1,7 +1,8 @@
 /**
  * Control loops: the runner that drives a loop's workers over the BMDB, the
  * DB query limiter they share, and their metrics. The loops themselves
- * (provisioner, updater, initializer, recoverer, janitor) build on these.
+ * (provisioner, updater, initializer, recoverer, janitor) build on these, and
+ * the initializer starts agents through an {@linkcode AgentStarter}.
  *
  * @module
  */
@@ -24,3 +25,9 @@ export {
 export { Provisioner, type ProvisionerOptions, type ProvisionerPass, type ProvisionerStatus } from "./provisioner.ts";
 export { type ProvidedFields, providedFields } from "./provider_view.ts";
 export { Updater, type UpdaterOptions, type UpdaterPass } from "./updater.ts";
+export type { AgentStarter, StartedAgent } from "./agent_starter.ts";
+export { Initializer, type InitializerOptions } from "./initializer.ts";
+export { Recoverer, type RecovererOptions } from "./recoverer.ts";
+export { SimulatedAgentStarter, type SimulatedAgentStarterOptions } from "./simulated_starter.ts";
+export { type ControlPlane, type ControlPlaneOptions, startControlPlane } from "./control_plane.ts";
+export { AgentStartError, defaultAgentCommand, SshAgentStarter, type SshAgentStarterOptions } from "./ssh_starter.ts";

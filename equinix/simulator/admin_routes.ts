@@ -6,7 +6,7 @@
  *
  * | request | body | does |
  * |---|---|---|
- * | POST /_sim/faults | `{latencyMs?, serverErrorRate?}` | sets the standing faults, replies with them |
+ * | POST /_sim/faults | `{latencyMs?, serverErrorRate?, lostReplyRate?}` | sets the standing faults, replies with them |
  * | POST /_sim/fail-next | `{count?=1, status?=503, operationId?}` | `faults.failNext` |
  * | POST /_sim/rate-limit-next | `{count?=1, retryAfterSeconds?=1, operationId?}` | `faults.rateLimitNext` |
  * | POST /_sim/lose-next-reply | `{operationId}` | `faults.loseNextReply` |
@@ -25,6 +25,7 @@ import { checkBody, parseJsonBody } from "./requests.ts";
 const FaultSettingsInput = z.object({
   latencyMs: z.number().optional(),
   serverErrorRate: z.number().optional(),
+  lostReplyRate: z.number().optional(),
 }).strict();
 const FailNextInput = z.object({
   count: z.int().default(1),

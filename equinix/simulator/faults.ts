@@ -1,5 +1,5 @@
 /**
- * Fault injection: standing faults (latency, a 5xx rate) and queued ones
+ * Fault injection: standing faults (latency, a 5xx rate, a lost-reply rate) and queued ones
  * (the next N replies fail or are rate limited, the next reply of an
  * operation is lost). The server asks {@link Faults.nextReply} before it
  * changes anything and {@link Faults.takeLostReply} after.
@@ -28,7 +28,7 @@ interface QueuedFault {
 
 /** The faults of one simulator. */
 export class Faults implements FaultController {
-  #settings: FaultSettings = { latencyMs: 0, serverErrorRate: 0 };
+  #settings: FaultSettings = { latencyMs: 0, serverErrorRate: 0, lostReplyRate: 0 };
   /** Queued replies, oldest first; a request takes the first one that matches its operation. */
   #queue: QueuedFault[] = [];
   /** Operations whose next reply is lost, one entry per reply. */
@@ -55,14 +55,21 @@ export class Faults implements FaultController {
   }
 
   set(settings: Partial<FaultSettings>): void {
-    const { latencyMs = this.#settings.latencyMs, serverErrorRate = this.#settings.serverErrorRate } = settings;
+    const {
+      latencyMs = this.#settings.latencyMs,
+      serverErrorRate = this.#settings.serverErrorRate,
+      lostReplyRate = this.#settings.lostReplyRate,
+    } = settings;
     if (!Number.isFinite(latencyMs) || latencyMs < 0) {
       throw new RangeError(`Cannot set faults: latencyMs must be >= 0: current value is ${latencyMs}`);
     }
     if (!(serverErrorRate >= 0 && serverErrorRate <= 1)) {
       throw new RangeError(`Cannot set faults: serverErrorRate must be in 0..1: current value is ${serverErrorRate}`);
     }
-    this.#settings = { latencyMs, serverErrorRate };
+    if (!(lostReplyRate >= 0 && lostReplyRate <= 1)) {
+      throw new RangeError(`Cannot set faults: lostReplyRate must be in 0..1: current value is ${lostReplyRate}`);
+    }
+    this.#settings = { latencyMs, serverErrorRate, lostReplyRate };
   }
 
   failNext(count: number, { status = 503, operationId }: { status?: number; operationId?: string } = {}): void {
@@ -109,7 +116,7 @@ export class Faults implements FaultController {
   }
 
   clear(): void {
-    this.#settings = { latencyMs: 0, serverErrorRate: 0 };
+    this.#settings = { latencyMs: 0, serverErrorRate: 0, lostReplyRate: 0 };
     this.#queue = [];
     this.#lostReplies = [];
   }
@@ -127,10 +134,10 @@ export class Faults implements FaultController {
     return undefined;
   }
 
-  /** True (once per `loseNextReply`) when this request's reply is to be lost after its change is made. */
+  /** True (once per `loseNextReply`, or at `lostReplyRate`) when this request's reply is to be lost after its change is made. */
   takeLostReply(operationId: string): boolean {
     const index = this.#lostReplies.indexOf(operationId);
-    if (index < 0) return false;
+    if (index < 0) return Math.random() < this.#settings.lostReplyRate;
     this.#lostReplies.splice(index, 1);
     return true;
   }

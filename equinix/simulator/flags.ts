@@ -25,6 +25,7 @@ Flags:
   --metros A,B              metro codes they are spread over (default ${DEFAULT_METROS.join(",")})
   --latency-ms MS           latency added to every API reply (default 0)
   --error-rate R            fraction 0..1 of API requests answered 500 (default 0)
+  --lost-reply-rate R       fraction 0..1 of API requests carried out whose reply is never sent (default 0)
   --queued-ms MS            queued → provisioning (default ${DEFAULT_TIMING.queuedMs})
   --provisioning-ms MS      provisioning → active (default ${DEFAULT_TIMING.provisioningMs})
   --reboot-ms MS            reboot, in all (default ${DEFAULT_TIMING.rebootMs})
@@ -53,6 +54,7 @@ export function parseFlags(args: readonly string[]): SimulatorOptions | "help" {
       metros: { type: "string" },
       "latency-ms": { type: "string" },
       "error-rate": { type: "string" },
+      "lost-reply-rate": { type: "string" },
       "queued-ms": { type: "string" },
       "provisioning-ms": { type: "string" },
       "reboot-ms": { type: "string" },
@@ -81,7 +83,11 @@ export function parseFlags(args: readonly string[]): SimulatorOptions | "help" {
     rebootMs: number("reboot-ms"),
     deprovisionMs: number("deprovision-ms"),
   };
-  const faults = { latencyMs: number("latency-ms"), serverErrorRate: number("error-rate", { integer: false, max: 1 }) };
+  const faults = {
+    latencyMs: number("latency-ms"),
+    serverErrorRate: number("error-rate", { integer: false, max: 1 }),
+    lostReplyRate: number("lost-reply-rate", { integer: false, max: 1 }),
+  };
   return {
     hostname,
     port,

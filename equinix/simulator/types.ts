@@ -47,6 +47,11 @@ export interface FaultSettings {
   latencyMs: number;
   /** Fraction (0..1) of API requests answered 500 before anything is changed (see {@link FaultController}). */
   serverErrorRate: number;
+  /**
+   * Fraction (0..1) of API requests that are carried out (their change made)
+   * and whose reply is then never sent, as with {@link FaultController.loseNextReply}.
+   */
+  lostReplyRate: number;
 }
 
 /** One API request and the reply it got (or that it would have got, for a lost reply). */
@@ -107,7 +112,7 @@ export interface SimulatorStats {
  * the simulator does not serve, takes none of them.
  */
 export interface FaultController {
-  /** Changes the standing faults (latency, 5xx rate). */
+  /** Changes the standing faults (latency, 5xx rate, lost-reply rate). */
   set(settings: Partial<FaultSettings>): void;
   /** The next `count` API requests (of `operationId` only, if given) are answered with `status` (default 503), changing nothing. */
   failNext(count: number, options?: { status?: number; operationId?: string }): void;

@@ -1,12 +1,18 @@
 import assert from "node:assert/strict";
-import { Process, Provider } from "../../bmdb/mod.ts";
+import { Process, Provider, ProviderStatus } from "../../bmdb/mod.ts";
 import { bmdbTest } from "../harness/bmdb.ts";
 
 bmdbTest("a claimed machine is finished once and leaves Started, Finished in history", async ({ bmdb, sql }) => {
   const session = await bmdb.startSession({ intervalSeconds: 5 });
   const machineId = await session.transact(async (q) => {
     const m = await q.newMachine();
-    await q.machineAddProvided({ machineId: m.machineId, provider: Provider.Equinix, providerId: "p1" });
+    await q.machineAddProvided({
+      machineId: m.machineId,
+      provider: Provider.Equinix,
+      providerId: "p1",
+      providerStatus: ProviderStatus.Running,
+      providerIpAddress: "192.0.2.1",
+    });
     return m.machineId;
   });
   const work = await session.work(

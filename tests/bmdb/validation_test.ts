@@ -49,11 +49,17 @@ function invalid(field: string) {
   };
 }
 
-/** Creates a provided machine (eligible for agent start) and returns its id. */
+/** Creates a provided, running machine (eligible for agent start) and returns its id. */
 async function machineReady(session: Session): Promise<string> {
   return await session.transact(async (q) => {
     const { machineId } = await q.newMachine();
-    await q.machineAddProvided({ machineId, provider: Provider.Equinix, providerId: machineId });
+    await q.machineAddProvided({
+      machineId,
+      provider: Provider.Equinix,
+      providerId: machineId,
+      providerStatus: "Running",
+      providerIpAddress: "192.0.2.1",
+    });
     return machineId;
   });
 }

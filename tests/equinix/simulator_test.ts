@@ -464,6 +464,23 @@ simulatorTest("loseNextReply: the change is made and the client gets no reply", 
   assert.equal((await metalFetch(sim, "GET", `/devices/${device.id}`)).status, 200, "the next reply is not lost");
 });
 
+simulatorTest("lostReplyRate 1: every change is made and no reply is sent; 0 restores replies", {}, async (sim) => {
+  sim.faults.set({ lostReplyRate: 1 });
+  const reservation = sim.fleet.reservations()[0];
+  await assert.rejects(
+    metalFetch(sim, "POST", `/projects/${sim.projectId}/devices`, {
+      body: { metro: "sv", plan: "c3.small.x86", operating_system: OS, hardware_reservation_id: reservation.id },
+      signal: AbortSignal.timeout(300),
+    }),
+    (error: Error) => error.name === "TimeoutError",
+  );
+  assert.equal(sim.fleet.devices().length, 1, "the device was made");
+  assert.deepEqual([sim.exchanges[0].lost, sim.exchanges[0].fault], [true, "lost-reply"]);
+  assert.throws(() => sim.faults.set({ lostReplyRate: 1.5 }), /lostReplyRate must be in 0..1: current value is 1.5/);
+  sim.faults.set({ lostReplyRate: 0 });
+  assert.equal((await metalFetch(sim, "GET", "/projects")).status, 200);
+});
+
 Deno.test("closing the simulator answers a lost reply it holds (503) instead of waiting for the client", async () => {
   const reported = Promise.withResolvers<Exchange>();
   const sim = await startCheckedSimulator({ onExchange: (exchange) => reported.resolve(exchange) });
@@ -493,7 +510,7 @@ simulatorTest("the admin endpoint needs the token and changes faults", {}, async
   assert.equal((await metalFetch(sim, "GET", "/_sim/state", { token: null })).status, 401);
 
   const set = await metalFetch(sim, "POST", "/_sim/faults", { body: { latencyMs: 5, serverErrorRate: 0.5 } });
-  assert.deepEqual(set.body, { latencyMs: 5, serverErrorRate: 0.5 });
+  assert.deepEqual(set.body, { latencyMs: 5, serverErrorRate: 0.5, lostReplyRate: 0 });
   const bad = await metalFetch(sim, "POST", "/_sim/faults", { body: { serverErrorRate: 2 } });
   assert.equal(bad.status, 422);
   const notAnInt = await metalFetch(sim, "POST", "/_sim/fail-next", { body: { count: "two" } });
@@ -506,6 +523,7 @@ simulatorTest("the admin endpoint needs the token and changes faults", {}, async
   assert.deepEqual((await metalFetch(sim, "GET", "/_sim/state")).body.faults, {
     latencyMs: 0,
     serverErrorRate: 0,
+    lostReplyRate: 0,
     replies: [],
     lostReplies: [],
   });

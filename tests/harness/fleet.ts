@@ -4,7 +4,14 @@
  *
  * @module
  */
-import { type Bmdb, Provider, type Queries, type Session, type StartSessionOptions } from "../../bmdb/mod.ts";
+import {
+  type Bmdb,
+  Provider,
+  ProviderStatus,
+  type Queries,
+  type Session,
+  type StartSessionOptions,
+} from "../../bmdb/mod.ts";
 
 /** Starts a session that `cleanup` closes. */
 export async function openSession(bmdb: Bmdb, cleanup: AsyncDisposableStack, options?: StartSessionOptions) {
@@ -19,7 +26,13 @@ export async function addMachines(session: Session, n: number): Promise<string[]
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {
       const { machineId } = await q.newMachine();
-      await q.machineAddProvided({ machineId, provider: Provider.Equinix, providerId: `eq-${machineId}` });
+      await q.machineAddProvided({
+        machineId,
+        provider: Provider.Equinix,
+        providerId: `eq-${machineId}`,
+        providerStatus: ProviderStatus.Running,
+        providerIpAddress: "192.0.2.1",
+      });
       ids.push(machineId);
     }
     return ids;

@@ -1,0 +1,94 @@
+/**
+ * The simulated starter: starts the Drover agent in-process on a simulator
+ * machine (the embedded mode's default, and the tests'). The agent is the
+ * real one (same keys, same signed requests to the agent API); only its
+ * hardware report is made up. It runs while the machine is powered: a reboot
+ * or power-off through the provider stops it, as on real hardware.
+ *
+ * @module
+ */
+import type { Logger, MachineProvided } from "../bmdb/mod.ts";
+import { Agent, type AgentExit, simulatedHardwareReport, type TakeoverInit } from "../agent/mod.ts";
+import type { SimulatedFleet } from "../equinix/simulator/mod.ts";
+import type { AgentStarter, StartedAgent } from "./agent_starter.ts";
+
+export interface SimulatedAgentStarterOptions {
+  /** The simulator's fleet (in-process). */
+  fleet: SimulatedFleet;
+  logger: Logger;
+  /** How agents reach the server. @default globalThis.fetch */
+  fetch?: typeof globalThis.fetch;
+  /** Passed to each agent: see AgentOptions. */
+  acceptGraceMs?: number;
+  retryMs?: number;
+}
+
+interface RunningAgent {
+  agent: Agent;
+  stop: AbortController;
+  exited: Promise<AgentExit | "machine down">;
+}
+
+export class SimulatedAgentStarter implements AgentStarter {
+  readonly kind = "simulated";
+  readonly #options: SimulatedAgentStarterOptions;
+  /** By machine id: the agent last started there, while it runs. */
+  readonly #agents = new Map<string, RunningAgent>();
+
+  constructor(options: SimulatedAgentStarterOptions) {
+    this.#options = options;
+  }
+
+  async start(machine: MachineProvided, init: TakeoverInit, signal: AbortSignal): Promise<StartedAgent> {
+    signal.throwIfAborted();
+    const simulated = this.#options.fleet.machine(machine.providerId);
+    if (simulated === undefined) throw new Error(`the simulator has no device ${machine.providerId}`);
+    if (!simulated.running) throw new Error(`simulated machine of device ${machine.providerId} is not running`);
+    const { logger } = this.#options;
+    const fields = { machineId: machine.machineId, providerId: machine.providerId };
+    const agent = await Agent.create(init, {
+      hardware: () => Promise.resolve(simulatedHardwareReport(machine.machineId)),
+      fetch: this.#options.fetch,
+      acceptGraceMs: this.#options.acceptGraceMs,
+      retryMs: this.#options.retryMs,
+      log: (line) => logger.debug(`simulated agent: ${line}`, fields),
+    });
+    // A second start on a machine that kept running (no reboot in between)
+    // replaces the agent, as a new upload would.
+    this.#agents.get(machine.machineId)?.stop.abort();
+    const stop = new AbortController();
+    const running: RunningAgent = {
+      agent,
+      stop,
+      exited: simulated.run((power) => agent.run(AbortSignal.any([power, stop.signal]))).then(
+        (exit) => exit,
+        () => "machine down" as const,
+      ),
+    };
+    this.#agents.set(machine.machineId, running);
+    running.exited.then((exit) => {
+      if (this.#agents.get(machine.machineId) === running) this.#agents.delete(machine.machineId);
+      logger.info("simulated agent exited", { ...fields, exit });
+    });
+    return { agentPublicKey: agent.publicKey };
+  }
+
+  /** Machines with an agent running. */
+  get running(): string[] {
+    return [...this.#agents.keys()];
+  }
+
+  /** Stops the agent on a machine (a fault to inject: the machine stays up, its agent is gone). */
+  async stopAgent(machineId: string): Promise<boolean> {
+    const running = this.#agents.get(machineId);
+    if (!running) return false;
+    running.stop.abort(new Error("agent stopped"));
+    await running.exited;
+    return true;
+  }
+
+  /** Stops every agent and waits until they have. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#agents.keys()].map((id) => this.stopAgent(id)));
+  }
+}
