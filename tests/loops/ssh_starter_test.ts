@@ -23,6 +23,8 @@ import {
   SshAgentStarter,
   type SshAgentStarterOptions,
 } from "../../loops/ssh_starter.ts";
+import { existsSync } from "node:fs";
+import { listen, serverApp } from "../../server/mod.ts";
 import { bmdbTest, countRows, type TestBmdb } from "../harness/bmdb.ts";
 import { freePort } from "../harness/free_port.ts";
 import { quietLogger } from "../harness/quiet_logger.ts";
@@ -381,8 +383,12 @@ async function addMachine(bmdb: Bmdb, ip: string): Promise<string> {
 }
 
 /** Runs an Initializer with `starter` under a one-worker LoopRunner until `stop()`. */
-function runInitializer(bmdb: Bmdb, starter: SshAgentStarter): { stop(): Promise<void> } {
-  const runner = new LoopRunner(bmdb, new Initializer({ starter, agentUrl: "http://127.0.0.1:9/" }), {
+function runInitializer(
+  bmdb: Bmdb,
+  starter: SshAgentStarter,
+  agentUrl = "http://127.0.0.1:9/",
+): { stop(): Promise<void> } {
+  const runner = new LoopRunner(bmdb, new Initializer({ starter, agentUrl, heartbeatIntervalSeconds: 1 }), {
     parallelism: 1,
     limiter: new TokenBucket({ intervalMs: 1, burst: 100 }),
     idleWaitMs: 50,
@@ -421,10 +427,64 @@ if (sshdAvailable) {
       await running.stop();
     }
     const init = JSON.parse(await Deno.readTextFile(`${f.remotePath}.${machineId}.init.json`));
-    assert.deepEqual(init, { machineId, agentUrl: "http://127.0.0.1:9", heartbeatIntervalSeconds: 5 });
+    assert.deepEqual(init, { machineId, agentUrl: "http://127.0.0.1:9", heartbeatIntervalSeconds: 1 });
     const history = await t.bmdb.read((q) => q.listHistoryOf({ machineId }));
     assert.deepEqual(history.map((h) => h.event), ["Started", "Finished"]);
   });
+
+  bmdbTest(
+    "the real agent, bundled and started over SSH, heartbeats to the agent API and reports its hardware",
+    async (t) => {
+      const build = await Deno.makeTempDir({ prefix: "drover-agent-build-" });
+      try {
+        const bundled = await new Deno.Command(Deno.execPath(), {
+          args: ["bundle", "--platform", "deno", "--quiet", "-o", `${build}/drover-agent.js`, "agent/main.ts"],
+          stdout: "null",
+          stderr: "piped",
+        }).output();
+        assert.ok(bundled.success, new TextDecoder().decode(bundled.stderr));
+        await using f = await fixture(await Deno.readTextFile(`${build}/drover-agent.js`));
+        await using server = listen(serverApp({ bmdb: t.bmdb, logger: quietLogger, registry: new Registry() }), {
+          hostname: "127.0.0.1",
+          port: 0,
+        });
+        const machineId = await addMachine(t.bmdb, "127.0.0.1");
+        const running = runInitializer(t.bmdb, f.starter(), server.url);
+        const pidFile = `${f.sshd.dir}/drover-agent.pid`;
+        try {
+          await waitFor(async () => {
+            const [row] = await t.sql(
+              `SELECT h.agent_heartbeat_at, r.hardware_report_raw FROM machine_agent_heartbeat h
+             JOIN machine_hardware_report r USING (machine_id) WHERE h.machine_id = $1`,
+              [machineId],
+            );
+            return row !== undefined;
+          }, { timeoutMs: 30_000, intervalMs: 100, what: "the agent's heartbeat and hardware report" });
+          const [report] = await t.sql(
+            "SELECT hardware_report_raw FROM machine_hardware_report WHERE machine_id = $1",
+            [
+              machineId,
+            ],
+          );
+          const hardware = JSON.parse(new TextDecoder().decode(report.hardware_report_raw as Uint8Array));
+          assert.equal(hardware.simulated, false, "this machine's own hardware");
+          assert.ok(hardware.cpu.cores >= 1);
+          const history = await t.bmdb.read((q) => q.listHistoryOf({ machineId }));
+          assert.deepEqual(history.map((h) => h.event), ["Started", "Finished"]);
+        } finally {
+          await running.stop();
+          // The agent detached from the SSH session: stop its daemon.
+          const pid = Number(await Deno.readTextFile(pidFile).catch(() => "0"));
+          if (pid > 0) {
+            Deno.kill(pid, "SIGTERM");
+            await waitFor(() => !existsSync(`/proc/${pid}`), { timeoutMs: 10_000, what: "the agent daemon's exit" });
+          }
+        }
+      } finally {
+        await Deno.remove(build, { recursive: true });
+      }
+    },
+  );
 
   bmdbTest(
     "under a LoopRunner, each SSH failure becomes a Failed work with its cause and a backoff, and the worker goes on",
