@@ -60,5 +60,6 @@ export type { HistoryEntry, Machine, WorkBackoff } from "./queries_base.ts";
 export type { ActiveWork, FeedList, FeedSession } from "./queries_feed.ts";
 export type { BmdbCounts, ProcessCounts } from "./queries_stats.ts";
 export type { MachineProvided, RecoveryTimeouts } from "./queries_workflows.ts";
+export type { LoopEligibility, UnmetCondition, WhyIdle } from "./queries_why_idle.ts";
 export { Session } from "./session.ts";
 export { Work } from "./work.ts";

@@ -9,6 +9,7 @@ import * as agent from "./queries_agent.ts";
 import * as base from "./queries_base.ts";
 import * as stats from "./queries_stats.ts";
 import * as tags from "./queries_tags.ts";
+import * as whyIdle from "./queries_why_idle.ts";
 import * as workflows from "./queries_workflows.ts";
 
 const specs = {
@@ -30,6 +31,7 @@ const specs = {
   getProvidedMachines: workflows.getProvidedMachines,
   getMachinesForAgentStart: workflows.getMachinesForAgentStart,
   getMachineForAgentRecovery: workflows.getMachineForAgentRecovery,
+  whyIdle: whyIdle.whyIdle,
 
   countMachines: stats.countMachines,
   countMachinesProvided: stats.countMachinesProvided,

@@ -17,7 +17,7 @@ import {
 import { raw, type Sql, sql } from "./sql.ts";
 import * as check from "./validate.ts";
 
-const MP = raw("mp.machine_id");
+const MP = raw("mp");
 
 function count(name: string, statement: Sql): QuerySpec<number> {
   return { name, kind: "read", build: () => statement, map: (rows) => Number(rows[0]?.count ?? 0) };
@@ -112,7 +112,7 @@ export function countMachinesForAgentStart(params: { provider?: Provider } = {})
   const provider = p.provider === undefined ? undefined : check.provider("provider", p.provider);
   return count(
     "countMachinesForAgentStart",
-    sql`SELECT count(*)::int AS count FROM machine_provided mp WHERE ${agentStartEligible(raw("mp"))} ${
+    sql`SELECT count(*)::int AS count FROM machine_provided mp WHERE ${agentStartEligible(MP)} ${
       providerFilter(provider)
     }`,
   );

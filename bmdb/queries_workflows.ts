@@ -17,7 +17,7 @@
 import type { Row } from "./driver.ts";
 import { Process, type Provider, type ProviderStatus, SHEPHERD_PROCESSES } from "./model.ts";
 import type { QuerySpec } from "./query.ts";
-import { raw, type Sql, sql } from "./sql.ts";
+import { join, raw, type Sql, sql } from "./sql.ts";
 import * as check from "./validate.ts";
 
 /** A row of `machine_provided`. */
@@ -77,18 +77,70 @@ export function installationFulfilled(machine: Sql): Sql {
 }
 
 /**
- * Agent start, for the `machine_provided` row aliased `mp`: the provider runs
- * the machine and gave it an address (so the agent can be reached), no agent
- * started, no live shepherd work, no active AgentStart backoff, no fulfilled
- * installation.
+ * One condition of a workflow's eligibility, for the `machine_provided` row
+ * aliased `mp`. A workflow's predicate is the AND of its conditions, and
+ * "why is this machine idle" evaluates the same conditions one by one, so
+ * the two cannot drift apart.
  */
+export interface EligibilityCondition {
+  /** Stable name, e.g. "noAgentStarted". */
+  name: string;
+  /** What it means when it does not hold, as an operator reads it. */
+  unmet: string;
+  holds(mp: Sql): Sql;
+}
+
+const machineOf = (mp: Sql) => sql`${mp}.machine_id`;
+
+const NO_SHEPHERD_WORK: EligibilityCondition = {
+  name: "noShepherdWork",
+  unmet: "live shepherd work (agent start or recovery) holds it",
+  holds: (mp) => sql`NOT ${liveWorkOn(machineOf(mp), SHEPHERD_PROCESSES)}`,
+};
+
+const NOT_INSTALLED: EligibilityCondition = {
+  name: "notInstalled",
+  unmet: "its OS installation is fulfilled: it runs its OS, not the agent",
+  holds: (mp) => sql`NOT ${installationFulfilled(machineOf(mp))}`,
+};
+
+function noBackoff(process: Process): EligibilityCondition {
+  return {
+    name: "noBackoff",
+    unmet: `it is in backoff for ${process}`,
+    holds: (mp) => sql`NOT ${activeBackoffOn(machineOf(mp), process)}`,
+  };
+}
+
+/**
+ * Agent start: the provider runs the machine and gave it an address (so the
+ * agent can be reached), no agent started, no live shepherd work, no active
+ * AgentStart backoff, no fulfilled installation.
+ */
+export const AGENT_START_CONDITIONS: readonly EligibilityCondition[] = [
+  {
+    name: "providerRunning",
+    unmet: "the provider does not report it running with an address",
+    holds: (mp) => sql`${mp}.provider_status = 'Running' AND ${mp}.provider_ip_address IS NOT NULL`,
+  },
+  {
+    name: "noAgentStarted",
+    unmet: "an agent was started on it already",
+    holds: (mp) => sql`NOT EXISTS (SELECT 1 FROM machine_agent_started a WHERE a.machine_id = ${machineOf(mp)})`,
+  },
+  NO_SHEPHERD_WORK,
+  noBackoff(Process.ShepherdAgentStart),
+  NOT_INSTALLED,
+];
+
+/** The conjunction of `conditions` for `mp`. */
+export function allOf(conditions: readonly EligibilityCondition[], mp: Sql): Sql {
+  return join(conditions.map((c) => c.holds(mp)), " AND ");
+}
+
+/** Agent start's predicate for the `machine_provided` row aliased `mp`. */
 export function agentStartEligible(mp: Sql): Sql {
-  const machine = sql`${mp}.machine_id`;
-  return sql`${mp}.provider_status = 'Running' AND ${mp}.provider_ip_address IS NOT NULL
-    AND NOT EXISTS (SELECT 1 FROM machine_agent_started a WHERE a.machine_id = ${machine})
-    AND NOT ${liveWorkOn(machine, SHEPHERD_PROCESSES)}
-    AND NOT ${activeBackoffOn(machine, Process.ShepherdAgentStart)}
-    AND NOT ${installationFulfilled(machine)}`;
+  return allOf(AGENT_START_CONDITIONS, mp);
 }
 
 /** How long an agent may stay silent before the machine is recovered. */
@@ -118,18 +170,31 @@ export function resolveRecoveryTimeouts(t: RecoveryTimeouts): Required<RecoveryT
  * `heartbeatTimeoutSeconds`; no live shepherd work, no active Recovery backoff,
  * no fulfilled installation.
  */
-export function agentRecoveryEligible(machine: Sql, timeouts: Required<RecoveryTimeouts>): Sql {
-  return sql`EXISTS (SELECT 1 FROM machine_agent_started a
-      LEFT JOIN machine_agent_heartbeat h ON h.machine_id = a.machine_id
-      WHERE a.machine_id = ${machine} AND (
-        (h.machine_id IS NULL AND a.agent_started_at < now() - ${timeouts.startTimeoutSeconds}::int * interval '1 second')
-        OR h.agent_heartbeat_at < now() - ${timeouts.heartbeatTimeoutSeconds}::int * interval '1 second'))
-    AND NOT ${liveWorkOn(machine, SHEPHERD_PROCESSES)}
-    AND NOT ${activeBackoffOn(machine, Process.ShepherdRecovery)}
-    AND NOT ${installationFulfilled(machine)}`;
+export function agentRecoveryConditions(timeouts: Required<RecoveryTimeouts>): EligibilityCondition[] {
+  return [
+    {
+      name: "agentQuiet",
+      unmet: `no agent was started, or its agent reported within ${timeouts.startTimeoutSeconds} s of its start ` +
+        `and within the last ${timeouts.heartbeatTimeoutSeconds} s`,
+      holds: (mp) =>
+        sql`EXISTS (SELECT 1 FROM machine_agent_started a
+          LEFT JOIN machine_agent_heartbeat h ON h.machine_id = a.machine_id
+          WHERE a.machine_id = ${machineOf(mp)} AND (
+            (h.machine_id IS NULL AND a.agent_started_at < now() - ${timeouts.startTimeoutSeconds}::int * interval '1 second')
+            OR h.agent_heartbeat_at < now() - ${timeouts.heartbeatTimeoutSeconds}::int * interval '1 second'))`,
+    },
+    NO_SHEPHERD_WORK,
+    noBackoff(Process.ShepherdRecovery),
+    NOT_INSTALLED,
+  ];
 }
 
-const MP = raw("mp.machine_id");
+/** Agent recovery's predicate for the `machine_provided` row aliased `mp`. */
+export function agentRecoveryEligible(mp: Sql, timeouts: Required<RecoveryTimeouts>): Sql {
+  return allOf(agentRecoveryConditions(timeouts), mp);
+}
+
+const MP = raw("mp");
 
 /** Below every machine id: the start of a walk over the whole fleet. */
 export const LOWEST_UUID = "00000000-0000-0000-0000-000000000000";
@@ -183,7 +248,7 @@ function providerAndLimit(params: { provider: Provider; limit: number }) {
 }
 
 // Built once: the predicate has no parameters.
-const AGENT_START_ELIGIBLE = agentStartEligible(raw("mp"));
+const AGENT_START_ELIGIBLE = agentStartEligible(MP);
 
 /** Machines that need the agent started for the first time. Return it unawaited from `retrieve` to claim in one statement. */
 export function getMachinesForAgentStart(params: { provider: Provider; limit: number }): QuerySpec<MachineProvided[]> {
