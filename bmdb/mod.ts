@@ -61,5 +61,12 @@ export type { ActiveWork, FeedList, FeedSession } from "./queries_feed.ts";
 export type { BmdbCounts, ProcessCounts } from "./queries_stats.ts";
 export type { MachineProvided, RecoveryTimeouts } from "./queries_workflows.ts";
 export type { LoopEligibility, UnmetCondition, WhyIdle } from "./queries_why_idle.ts";
+export {
+  MACHINE_TAGS,
+  type MachineDetail,
+  type MachineFilter,
+  type MachineSummary,
+  type MachineTag,
+} from "./queries_machines.ts";
 export { Session } from "./session.ts";
 export { Work } from "./work.ts";

@@ -7,6 +7,7 @@
 import { Query, type QueryRunner, type QuerySpec } from "./query.ts";
 import * as agent from "./queries_agent.ts";
 import * as base from "./queries_base.ts";
+import * as machines from "./queries_machines.ts";
 import * as stats from "./queries_stats.ts";
 import * as tags from "./queries_tags.ts";
 import * as whyIdle from "./queries_why_idle.ts";
@@ -32,6 +33,9 @@ const specs = {
   getMachinesForAgentStart: workflows.getMachinesForAgentStart,
   getMachineForAgentRecovery: workflows.getMachineForAgentRecovery,
   whyIdle: whyIdle.whyIdle,
+  listMachines: machines.listMachines,
+  countMachinesMatching: machines.countMachinesMatching,
+  getMachine: machines.getMachine,
 
   countMachines: stats.countMachines,
   countMachinesProvided: stats.countMachinesProvided,

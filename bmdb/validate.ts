@@ -112,3 +112,18 @@ export function options<T extends object>(field: string, value: T | undefined): 
   }
   return value;
 }
+
+export function boolean(field: string, value: unknown): boolean {
+  if (typeof value !== "boolean") {
+    throw new InvalidArgumentError(field, `must be true or false: current value is ${describe(value)}`);
+  }
+  return value;
+}
+
+/** A string of 1..`maxLength` characters matching `pattern`, which `rule` describes. */
+export function matching(field: string, value: unknown, pattern: RegExp, rule: string, maxLength = 128): string {
+  if (typeof value !== "string" || value.length === 0 || value.length > maxLength || !pattern.test(value)) {
+    throw new InvalidArgumentError(field, `must be ${rule}: current value is ${describe(value)}`);
+  }
+  return value;
+}
