@@ -11,7 +11,7 @@ import { CommitAndClaimBatcher } from "./commit_claim_batcher.ts";
 import type { Driver } from "./driver.ts";
 import { type DatabaseError, MachineNotFoundError, WorkNotFoundError } from "./errors.ts";
 import { type Logger, stderrLogger } from "./log.ts";
-import { migrate, type MigrationResult } from "./migrate.ts";
+import { loadMigrations, migrate, type MigrationResult } from "./migrate.ts";
 import type { Process } from "./model.ts";
 import type { Queries } from "./queries.ts";
 import type { AgentReport, AgentReportOutcome } from "./queries_agent.ts";
@@ -19,7 +19,7 @@ import { pruneHistoryBatch } from "./queries_janitor.ts";
 import { createSession, reapExpiredSessions } from "./queries_session.ts";
 import { requestWorkCancel, retryMachine, toCancelRequestResult } from "./queries_work.ts";
 import { Session } from "./session.ts";
-import { render, type Sql } from "./sql.ts";
+import { render, type Sql, sql } from "./sql.ts";
 import { LazyTransaction, retrying } from "./transaction.ts";
 import * as check from "./validate.ts";
 
@@ -326,6 +326,26 @@ export class Bmdb {
         : check.bytes("hardwareReportRaw", r.hardwareReportRaw, { maxBytes: 1024 * 1024 }),
     };
     return await this.#agentReports.record(valid);
+  }
+
+  /**
+   * Whether this process can serve: the database answers and every migration
+   * this build knows is applied. Never throws: a problem is in `problem`.
+   */
+  async readiness(): Promise<{ ready: boolean; problem?: string }> {
+    try {
+      this.#assertOpen();
+      const [rows, known] = await Promise.all([
+        this.#run(sql`SELECT version FROM schema_migrations`, "read committed"),
+        loadMigrations(),
+      ]);
+      const applied = new Set(rows.map((r) => r.version as string));
+      const missing = known.filter((m) => !applied.has(m.version)).map((m) => m.name);
+      if (missing.length > 0) return { ready: false, problem: `migrations not applied: ${missing.join(", ")}` };
+      return { ready: true };
+    } catch (error) {
+      return { ready: false, problem: `database: ${(error as Error).message}` };
+    }
   }
 
   /**

@@ -55,6 +55,7 @@ export {
 } from "./model.ts";
 export type { Query } from "./query.ts";
 export type { Queries } from "./queries.ts";
+export type { HistoryRates, ListByProcess, LiveSession } from "./queries_admin.ts";
 export type { AgentReport, AgentReportOutcome, AgentStarted } from "./queries_agent.ts";
 export type { HistoryEntry, Machine, WorkBackoff } from "./queries_base.ts";
 export type { ActiveWork, FeedList, FeedSession } from "./queries_feed.ts";

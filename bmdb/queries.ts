@@ -5,6 +5,7 @@
  * @module
  */
 import { Query, type QueryRunner, type QuerySpec } from "./query.ts";
+import * as admin from "./queries_admin.ts";
 import * as agent from "./queries_agent.ts";
 import * as base from "./queries_base.ts";
 import * as machines from "./queries_machines.ts";
@@ -36,6 +37,10 @@ const specs = {
   listMachines: machines.listMachines,
   countMachinesMatching: machines.countMachinesMatching,
   getMachine: machines.getMachine,
+  listLiveSessions: admin.listLiveSessions,
+  historyRates: admin.historyRates,
+  listWork: admin.listWork,
+  listBackoffs: admin.listBackoffs,
 
   countMachines: stats.countMachines,
   countMachinesProvided: stats.countMachinesProvided,

@@ -1,9 +1,13 @@
 /**
  * A refusal the API answers with: an HTTP status and `{ error, field? }`.
- * Handlers throw it; whoever catches it writes the JSON.
+ * Handlers throw it (or a BMDB error that maps to one); `answerError` writes
+ * the JSON.
  *
  * @module
  */
+import type { Context } from "hono";
+import { InvalidArgumentError, MachineNotFoundError, WorkNotFoundError } from "../bmdb/mod.ts";
+
 export type ApiErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422;
 
 export class ApiError extends Error {
@@ -16,4 +20,14 @@ export class ApiError extends Error {
   toJSON(): { error: string; field?: string } {
     return this.field ? { error: this.message, field: this.field } : { error: this.message };
   }
+}
+
+/** The API's answer to `error`, or undefined when it is not a refusal (a 500, then). */
+export function answerError(error: unknown, c: Context): Response | undefined {
+  if (error instanceof ApiError) return c.json(error.toJSON(), error.status);
+  if (error instanceof InvalidArgumentError) return c.json({ error: error.message, field: error.field }, 400);
+  if (error instanceof MachineNotFoundError || error instanceof WorkNotFoundError) {
+    return c.json({ error: error.message }, 404);
+  }
+  return undefined;
 }

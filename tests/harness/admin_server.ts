@@ -1,0 +1,95 @@
+/**
+ * The admin server for tests: the real API, event stream and (optionally)
+ * dashboard over a test BMDB, with its change feed, on a free loopback port.
+ *
+ * ```ts
+ * await using server = await startAdminServer(t);
+ * await fetch(`${server.url}/api/v1/work`, { headers: server.auth() });
+ * ```
+ *
+ * @module
+ */
+import type { Hono } from "hono";
+import { Registry } from "prom-client";
+import type { ProvisionerStatus, ReservationView } from "../../loops/mod.ts";
+import { MemoryValue } from "../../event/mod.ts";
+import type { ActiveWork, BmdbCounts, FeedList, FeedSession, RecoveryTimeouts, WorkBackoff } from "../../bmdb/mod.ts";
+import { EventHub, type EventHubOptions, listen, type RunningServer, serverApp } from "../../server/mod.ts";
+import type { TestBmdb } from "./bmdb.ts";
+import { quietLogger } from "./quiet_logger.ts";
+
+export interface AdminServer extends AsyncDisposable {
+  url: string;
+  adminToken: string;
+  readonlyToken: string;
+  hub: EventHub;
+  /** Set these to drive the reservations and provisioner events. */
+  reservations: MemoryValue<readonly ReservationView[]>;
+  provisioner: MemoryValue<ProvisionerStatus | null>;
+  registry: Registry;
+  /** Headers for an API call with `token` (default: the admin token). */
+  auth(token?: string): Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startAdminServer(
+  t: TestBmdb,
+  options: { ui?: Hono; hub?: EventHubOptions; recoveryTimeouts?: RecoveryTimeouts; bulkLimit?: number } = {},
+): Promise<AdminServer> {
+  const values = {
+    counts: new MemoryValue<BmdbCounts>(),
+    sessions: new MemoryValue<FeedList<FeedSession>>(),
+    activeWork: new MemoryValue<FeedList<ActiveWork>>(),
+    backoffs: new MemoryValue<FeedList<WorkBackoff>>(),
+  };
+  const feed = await t.bmdb.openChangeFeed({ values, minRefreshIntervalMs: 20 });
+  const reservations = new MemoryValue<readonly ReservationView[]>();
+  reservations.set([]);
+  const provisioner = new MemoryValue<ProvisionerStatus | null>();
+  provisioner.set(null);
+  const hub = new EventHub({
+    counts: values.counts,
+    sessions: values.sessions,
+    work: values.activeWork,
+    backoffs: values.backoffs,
+    reservations,
+    provisioner,
+  }, options.hub);
+  const adminToken = `admin-${crypto.randomUUID()}`;
+  const readonlyToken = `readonly-${crypto.randomUUID()}`;
+  const registry = new Registry();
+  const server: RunningServer = listen(
+    serverApp({
+      bmdb: t.bmdb,
+      logger: quietLogger,
+      registry,
+      admin: {
+        access: { adminToken, readonlyToken },
+        hub,
+        ui: options.ui,
+        recoveryTimeouts: options.recoveryTimeouts,
+        bulkLimit: options.bulkLimit,
+      },
+    }),
+    { hostname: "127.0.0.1", port: 0 },
+  );
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    stopped ??= (async () => {
+      hub.close(); // before shutdown: it waits for open event streams
+      await server.shutdown();
+      await feed.close();
+    })();
+  return {
+    url: server.url,
+    adminToken,
+    readonlyToken,
+    hub,
+    reservations,
+    provisioner,
+    registry,
+    auth: (token = adminToken) => ({ authorization: `Bearer ${token}` }),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
