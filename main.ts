@@ -1,42 +1,70 @@
 /**
- * `deno task start`: Drover's entry point.
+ * `deno task start`: Drover, the whole service (server/service.ts), configured
+ * from the environment and flags (server/config.ts; `--help` lists them).
  *
- * For now it opens the BMDB (embedded PGlite under `DROVER_DATA_DIR`, default
- * `./data`, or PostgreSQL when `DATABASE_URL` is set), brings the schema up to
- * date and reports what it did and what the BMDB holds. Later issues grow it
- * into the whole service.
+ * Prints one line with the dashboard's login URL. SIGINT or SIGTERM shuts
+ * down gracefully (loops stop claiming, held work is released as Canceled,
+ * sessions close, event streams end) within 10 s; a second signal exits at
+ * once.
  *
  * @module
  */
-import { openBmdb, PROCESSES } from "./bmdb/mod.ts";
+import { ConfigError, readConfig, usage } from "./server/config.ts";
+import { createLogger } from "./server/logger.ts";
+import { startService } from "./server/service.ts";
 
-const databaseUrl = Deno.env.get("DATABASE_URL") || undefined;
-const dataDir = Deno.env.get("DROVER_DATA_DIR") || "./data";
+const SHUTDOWN_LIMIT_MS = 10_000;
 
-const started = performance.now();
-const bmdb = await openBmdb({
-  component: "drover",
-  ...(databaseUrl ? { databaseUrl } : { dataDir }),
-});
-try {
-  const migration = bmdb.migration ?? { applied: [], alreadyApplied: 0, unknown: [] };
-  console.log(`BMDB: ${bmdb.target} (opened in ${Math.round(performance.now() - started)} ms)`);
-  console.log(
-    migration.applied.length > 0
-      ? `Migrations applied now: ${migration.applied.join(", ")}` +
-        (migration.alreadyApplied ? ` (${migration.alreadyApplied} were already applied)` : "")
-      : `Schema up to date (${migration.alreadyApplied} migrations applied earlier)`,
-  );
-  if (migration.unknown.length > 0) {
-    console.log(`Note: the database has migrations this build does not know: ${migration.unknown.join(", ")}`);
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = readConfig(Deno.env.toObject(), Deno.args);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`${error.message}\n\nRun with --help for every setting.`);
+    return 2;
   }
-  const counts = await bmdb.read((q) => q.getCounts());
-  const perProcess = (c: Record<string, number>) =>
-    PROCESSES.filter((p) => c[p] > 0).map((p) => `${p} ${c[p]}`).join(", ") || "none";
-  console.log(`Machines: ${counts.machines}`);
-  console.log(`Live sessions: ${counts.liveSessions}`);
-  console.log(`Active work: ${perProcess(counts.activeWork)}`);
-  console.log(`Active backoffs: ${perProcess(counts.activeBackoffs)}`);
-} finally {
-  await bmdb.close();
+  if (config === "help") {
+    console.log(usage());
+    return 0;
+  }
+  const logger = createLogger({ format: config.logFormat, level: config.logLevel });
+
+  const started = performance.now();
+  let service;
+  try {
+    service = await startService(config, { logger });
+  } catch (error) {
+    logger.error("Drover could not start", { error });
+    return 1;
+  }
+  for (const [part, where] of Object.entries(service.parts)) logger.info(`${part}: ${where}`);
+  logger.info("started", { ms: Math.round(performance.now() - started) });
+  console.log(`Drover is running. Dashboard: ${service.loginUrl}`);
+
+  const signalled = Promise.withResolvers<string>();
+  let signals = 0;
+  const onSignal = (name: string) => () => {
+    if (++signals > 1) {
+      console.error(`${name} again: exiting at once`);
+      Deno.exit(130);
+    }
+    signalled.resolve(name);
+  };
+  const handlers = [["SIGINT", onSignal("SIGINT")], ["SIGTERM", onSignal("SIGTERM")]] as const;
+  for (const [name, handler] of handlers) Deno.addSignalListener(name, handler);
+
+  const name = await signalled.promise;
+  logger.info("shutting down", { signal: name });
+  const limit = setTimeout(() => {
+    logger.error("shutdown took longer than 10 s: exiting anyway");
+    Deno.exit(1);
+  }, SHUTDOWN_LIMIT_MS);
+  await service.stop();
+  clearTimeout(limit);
+  for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  logger.info("stopped");
+  return 0;
 }
+
+Deno.exit(await main());

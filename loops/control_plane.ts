@@ -35,7 +35,8 @@ type RunnerSettings = Pick<LoopRunnerOptions, "parallelism" | "idleWaitMs" | "er
 export interface ControlPlaneOptions {
   bmdb: Bmdb;
   client: EquinixClient;
-  starter: AgentStarter;
+  /** Starts agents; without one, the initializer and the recoverer do not run. */
+  starter?: AgentStarter;
   /** The server's base URL as agents reach it. */
   agentUrl: string;
   registry: Registry;
@@ -75,12 +76,14 @@ export function startControlPlane(options: ControlPlaneOptions): ControlPlane {
     logger,
   });
   const updater = new Updater(bmdb, client, { ...options.updater, registry, logger });
-  const initializer = new LoopRunner(
+  const starter = options.starter;
+  const initializer = starter && new LoopRunner(
     bmdb,
-    new Initializer({ ...options.initializer, starter: options.starter, agentUrl: options.agentUrl }),
+    new Initializer({ ...options.initializer, starter, agentUrl: options.agentUrl }),
     { ...runnerOptions(options.initializer), limiter, metrics, logger },
   );
-  const recoverer = new LoopRunner(
+  // Recovery restarts agents through the initializer: without a starter, it would only reboot.
+  const recoverer = starter && new LoopRunner(
     bmdb,
     new Recoverer({ ...options.recoverer, client }),
     { ...runnerOptions(options.recoverer), limiter, metrics, logger },
@@ -93,8 +96,8 @@ export function startControlPlane(options: ControlPlaneOptions): ControlPlane {
   const running = Promise.all([
     provisioner.run(stopping.signal),
     updater.run(stopping.signal),
-    initializer.run(stopping.signal),
-    recoverer.run(stopping.signal),
+    initializer?.run(stopping.signal),
+    recoverer?.run(stopping.signal),
     janitor.run(stopping.signal),
     publisher?.run(stopping.signal),
   ]);

@@ -13,6 +13,7 @@ export { Janitor, type JanitorOptions, type JanitorPass } from "./janitor.ts";
 export {
   decodeReservationKey,
   etcdReservationStore,
+  followEtcdReservations,
   memoryReservationStore,
   prefixRangeEnd,
   RESERVATIONS_PREFIX,

@@ -16,7 +16,7 @@
 import type { Etcd3 } from "etcd3";
 import type { Logger } from "../bmdb/mod.ts";
 import type { EquinixClient, HardwareReservation } from "../equinix/mod.ts";
-import type { MemoryValue } from "../event/mod.ts";
+import { EtcdValue, MemoryValue, WatcherClosedError } from "../event/mod.ts";
 import { runEvery } from "./schedule.ts";
 
 /** What the dashboard shows of one reservation. */
@@ -77,6 +77,45 @@ export function decodeReservationKey(
     const id = decoder.decode(key).slice(prefix.length);
     return { id, view: value === null ? null : JSON.parse(decoder.decode(value)) as ReservationView };
   };
+}
+
+/**
+ * The published reservations as one list, followed from etcd (what
+ * {@linkcode etcdReservationStore} writes, by whichever replica): a
+ * MemoryValue kept current until `signal` aborts.
+ */
+export function followEtcdReservations(
+  client: Etcd3,
+  signal: AbortSignal,
+  prefix = RESERVATIONS_PREFIX,
+): MemoryValue<readonly ReservationView[]> {
+  const list = new MemoryValue<readonly ReservationView[]>();
+  list.set([]);
+  const value = new EtcdValue({
+    client,
+    key: prefix,
+    rangeEnd: prefixRangeEnd(prefix),
+    decoder: decodeReservationKey(prefix),
+    signal,
+  });
+  const views = new Map<string, ReservationView>();
+  (async () => {
+    const watcher = value.watch();
+    signal.addEventListener("abort", () => watcher.close(), { once: true });
+    for (;;) {
+      let update: { id: string; view: ReservationView | null };
+      try {
+        update = await watcher.get();
+      } catch (error) {
+        if (signal.aborted || error instanceof WatcherClosedError) return;
+        continue; // a key that does not decode: skip it, keep following
+      }
+      if (update.view) views.set(update.id, update.view);
+      else views.delete(update.id);
+      list.set([...views.values()].sort((a, b) => a.id.localeCompare(b.id)));
+    }
+  })();
+  return list;
 }
 
 /**

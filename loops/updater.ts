@@ -11,7 +11,7 @@
  * @module
  */
 import type { Registry } from "prom-client";
-import { type Bmdb, type Logger, Provider, ProviderStatus } from "../bmdb/mod.ts";
+import { type Bmdb, type Logger, Provider, ProviderStatus, type Session } from "../bmdb/mod.ts";
 import type { EquinixClient } from "../equinix/mod.ts";
 import { providedFields } from "./provider_view.ts";
 import { counterOn } from "./metrics.ts";
@@ -61,6 +61,8 @@ export class Updater {
   readonly #pageSize: number;
   readonly #logger: Logger;
   readonly #metrics: ReturnType<typeof metricsOn>;
+  /** Kept from pass to pass (one session per pass would churn sessions every interval); replaced when it expires. */
+  #session: Session | undefined;
 
   constructor(bmdb: Bmdb, client: EquinixClient, options: UpdaterOptions) {
     this.#bmdb = bmdb;
@@ -76,61 +78,66 @@ export class Updater {
 
   /** One sweep over the provider's devices, then over the BMDB's machines for missing ones. */
   async pass(signal?: AbortSignal): Promise<UpdaterPass> {
-    const session = await this.#bmdb.startSession();
-    try {
-      const seen = new Set<string>();
-      let devices = 0;
-      await this.#client.forEachDevicePage(async (page) => {
-        for (const device of page) seen.add(device.id);
+    if (this.#session?.signal.aborted) {
+      await this.#session.close();
+      this.#session = undefined;
+    }
+    const session = this.#session ??= await this.#bmdb.startSession();
+    const seen = new Set<string>();
+    let devices = 0;
+    await this.#client.forEachDevicePage(async (page) => {
+      for (const device of page) seen.add(device.id);
+      await session.transact(async (q) => {
+        for (const device of page) {
+          await q.machineUpdateProviderStatus({ provider: Provider.Equinix, ...providedFields(device) });
+        }
+      });
+      devices += page.length;
+    }, { signal });
+
+    let missing = 0;
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.#bmdb.read((q) =>
+        q.getProvidedMachines({ provider: Provider.Equinix, limit: this.#pageSize, ...(after ? { after } : {}) })
+      );
+      const gone = page.filter((m) =>
+        !seen.has(m.providerId) && m.providerStatus !== ProviderStatus.Missing &&
+        m.providerStatus !== ProviderStatus.ProvisioningFailedPermanent
+      );
+      if (gone.length > 0) {
         await session.transact(async (q) => {
-          for (const device of page) {
-            await q.machineUpdateProviderStatus({ provider: Provider.Equinix, ...providedFields(device) });
+          for (const m of gone) {
+            await q.machineUpdateProviderStatus({
+              provider: Provider.Equinix,
+              providerId: m.providerId,
+              providerStatus: ProviderStatus.Missing,
+            });
           }
         });
-        devices += page.length;
-      }, { signal });
-
-      let missing = 0;
-      let after: string | undefined;
-      for (;;) {
-        const page = await this.#bmdb.read((q) =>
-          q.getProvidedMachines({ provider: Provider.Equinix, limit: this.#pageSize, ...(after ? { after } : {}) })
-        );
-        const gone = page.filter((m) =>
-          !seen.has(m.providerId) && m.providerStatus !== ProviderStatus.Missing &&
-          m.providerStatus !== ProviderStatus.ProvisioningFailedPermanent
-        );
-        if (gone.length > 0) {
-          await session.transact(async (q) => {
-            for (const m of gone) {
-              await q.machineUpdateProviderStatus({
-                provider: Provider.Equinix,
-                providerId: m.providerId,
-                providerStatus: ProviderStatus.Missing,
-              });
-            }
-          });
-          missing += gone.length;
-          for (const m of gone) {
-            this.#logger.warn("device missing at the provider", { machineId: m.machineId, providerId: m.providerId });
-          }
+        missing += gone.length;
+        for (const m of gone) {
+          this.#logger.warn("device missing at the provider", { machineId: m.machineId, providerId: m.providerId });
         }
-        if (page.length < this.#pageSize) break;
-        after = page[page.length - 1].machineId;
       }
-      this.#metrics.devices.inc(devices);
-      this.#metrics.missing.inc(missing);
-      return { devices, missing };
-    } finally {
-      await session.close();
+      if (page.length < this.#pageSize) break;
+      after = page[page.length - 1].machineId;
     }
+    this.#metrics.devices.inc(devices);
+    this.#metrics.missing.inc(missing);
+    return { devices, missing };
   }
 
   /** Sweeps every interval until `signal` aborts; a failed sweep is logged and retried at the next. */
   async run(signal: AbortSignal): Promise<void> {
-    await runEvery(this.#intervalMs, signal, (s) => this.pass(s), (error) => {
-      this.#metrics.errors.inc();
-      this.#logger.warn("updater sweep failed; retrying at the next", { error });
-    });
+    try {
+      await runEvery(this.#intervalMs, signal, (s) => this.pass(s), (error) => {
+        this.#metrics.errors.inc();
+        this.#logger.warn("updater sweep failed; retrying at the next", { error });
+      });
+    } finally {
+      await this.#session?.close();
+      this.#session = undefined;
+    }
   }
 }

@@ -240,7 +240,7 @@ bmdbTest("cancel work: the owner's signal aborts, its finish commits nothing, hi
   }
 });
 
-async function failOn(t: TestBmdb, session: Session, ids: string[]): Promise<void> {
+async function failOn(session: Session, ids: string[]): Promise<void> {
   for (const id of ids) {
     const w = await session.work(Process.ShepherdAgentStart, () => Promise.resolve([id]));
     await w.fail(BACKOFF, "dial failed");
@@ -252,7 +252,7 @@ bmdbTest("retry, single and bulk: dry run, echoed count, mismatch, cap, history"
   const session = await t.bmdb.startSession();
   try {
     const ids = await machines(session, 5);
-    await failOn(t, session, ids);
+    await failOn(session, ids);
     const one = await call(s, "POST", `/machines/${ids[0]}/retry`, { body: {} });
     assert.deepEqual(one, { status: 200, json: { machineId: ids[0], backoffsCleared: 1 } });
     const history = await t.bmdb.read((q) => q.listHistoryOf({ machineId: ids[0] }));

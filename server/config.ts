@@ -1,0 +1,242 @@
+/**
+ * The service's configuration, from the environment and the command line
+ * (a flag wins over its variable), validated at start: every problem is
+ * reported at once, each with the setting's name and what was wrong, and no
+ * secret is ever printed.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { parseRate, type TokenBucketOptions } from "../loops/mod.ts";
+
+/** One setting: its variable, its flag, its default and what it does (for --help). */
+interface Setting {
+  env: string;
+  flag: string;
+  default?: string;
+  secret?: boolean;
+  help: string;
+}
+
+/** Every setting, in --help order. */
+export const SETTINGS = [
+  { env: "DROVER_LISTEN", flag: "listen", default: "127.0.0.1:8080", help: "host:port the server listens on" },
+  {
+    env: "DROVER_ADMIN_TOKEN",
+    flag: "admin-token",
+    secret: true,
+    help: "admin token (default: generated once and kept in the data dir)",
+  },
+  { env: "DROVER_READONLY_TOKEN", flag: "readonly-token", secret: true, help: "read-only token (default: none)" },
+  { env: "DATABASE_URL", flag: "database-url", secret: true, help: "PostgreSQL/CockroachDB URL (default: PGlite)" },
+  { env: "DROVER_DATA_DIR", flag: "data-dir", default: "./data", help: "embedded database and generated token" },
+  { env: "ETCD_ENDPOINTS", flag: "etcd-endpoints", help: "comma-separated etcd URLs (default: in-memory values)" },
+  { env: "EQUINIX_API_URL", flag: "equinix-api-url", help: "Metal API base URL (default: simulator in-process)" },
+  { env: "EQUINIX_API_TOKEN", flag: "equinix-api-token", secret: true, help: "Metal API token" },
+  { env: "EQUINIX_PROJECT_ID", flag: "equinix-project-id", help: "Metal project UUID" },
+  { env: "DROVER_SSH_KEY", flag: "ssh-key", help: "file with the SSH private key for agent start" },
+  { env: "DROVER_AGENT_PATH", flag: "agent-path", help: "the agent file to upload (deno task build:agent)" },
+  {
+    env: "DROVER_AGENT_URL",
+    flag: "agent-url",
+    help: "the server's URL as machines reach it (default: http://<listen>)",
+  },
+  { env: "DROVER_MAX_DEVICES", flag: "max-devices", default: "8", help: "devices the provisioner creates up to" },
+  {
+    env: "DROVER_SIM_RESERVATIONS",
+    flag: "sim-reservations",
+    default: "8",
+    help: "in-process simulator's reservations",
+  },
+  { env: "DROVER_INITIALIZER_PARALLELISM", flag: "initializer-parallelism", default: "2", help: "agent-start workers" },
+  { env: "DROVER_RECOVERER_PARALLELISM", flag: "recoverer-parallelism", default: "1", help: "recovery workers" },
+  { env: "DROVER_DB_RATE", flag: "db-rate", default: "250ms,8", help: "claims' DB limiter: interval,burst" },
+  {
+    env: "DROVER_DEVICE_CREATION_RATE",
+    flag: "device-creation-rate",
+    default: "2s,5",
+    help: "device creations: interval,burst",
+  },
+  { env: "DROVER_LOG_FORMAT", flag: "log-format", default: "text", help: "text or json (one object per line)" },
+  { env: "DROVER_LOG_LEVEL", flag: "log-level", default: "info", help: "debug, info, warn or error" },
+] as const satisfies readonly Setting[];
+
+/** The service's configuration, validated. */
+export interface Config {
+  listen: { hostname: string; port: number };
+  adminToken?: string;
+  readonlyToken?: string;
+  databaseUrl?: string;
+  dataDir: string;
+  etcdEndpoints?: string[];
+  equinix?: { apiUrl: string; apiToken: string; projectId: string };
+  ssh?: { keyPath: string; agentPath: string };
+  agentUrl: string;
+  maxDevices: number;
+  simReservations: number;
+  initializerParallelism: number;
+  recovererParallelism: number;
+  dbRate: TokenBucketOptions;
+  deviceCreationRate: TokenBucketOptions;
+  logFormat: "text" | "json";
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+/** `--help`: every setting with its variable, flag and default. */
+export function usage(): string {
+  const lines = SETTINGS.map((s) => {
+    const flag = `--${s.flag}`.padEnd(27);
+    const env = s.env.padEnd(31);
+    const fallback = "default" in s ? ` (default ${s.default})` : "";
+    return `  ${flag} ${env} ${s.help}${fallback}`;
+  });
+  return `Usage: deno task start [flags]
+
+Drover: a bare-metal fleet control plane. With nothing set it runs embedded: PGlite under the data dir, the
+Metal API simulator and simulated agents in-process, and prints a login URL. Each flag may be given as its
+environment variable instead; a flag wins.
+
+  flag                        variable                        meaning
+${lines.join("\n")}
+  --help                                                      this text`;
+}
+
+/** A configuration that cannot be used; `problems` lists each, with the setting's name. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const integer = (min: number, max: number) =>
+  z.string().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.number().min(min).max(max));
+
+function url(protocols: string[]) {
+  return z.string().refine((text) => {
+    const u = URL.parse(text);
+    return u !== null && protocols.includes(u.protocol);
+  }, `must be a URL (${protocols.map((p) => p.slice(0, -1)).join(" or ")})`);
+}
+
+const rate = z.string().transform((text, ctx) => {
+  try {
+    return parseRate(text);
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const listen = z.string().transform((text, ctx) => {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) {
+    ctx.addIssue({ code: "custom", message: "must be host:port, e.g. 127.0.0.1:8080" });
+    return z.NEVER;
+  }
+  return { hostname: match[1].replace(/^\[|\]$/g, ""), port };
+});
+
+const token = z.string().min(16, "must be at least 16 characters");
+
+const schema = z.object({
+  DROVER_LISTEN: listen,
+  DROVER_ADMIN_TOKEN: token.optional(),
+  DROVER_READONLY_TOKEN: token.optional(),
+  DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
+  DROVER_DATA_DIR: z.string().min(1),
+  ETCD_ENDPOINTS: z.string().transform((text) => text.split(",").map((s) => s.trim()).filter(Boolean)).pipe(
+    z.array(url(["http:", "https:"])).min(1, "must list at least one URL"),
+  ).optional(),
+  EQUINIX_API_URL: url(["http:", "https:"]).optional(),
+  EQUINIX_API_TOKEN: z.string().min(1).optional(),
+  EQUINIX_PROJECT_ID: z.uuid("must be a UUID").optional(),
+  DROVER_SSH_KEY: z.string().min(1).optional(),
+  DROVER_AGENT_PATH: z.string().min(1).optional(),
+  DROVER_AGENT_URL: url(["http:", "https:"]).optional(),
+  DROVER_MAX_DEVICES: integer(0, 1_000_000),
+  DROVER_SIM_RESERVATIONS: integer(0, 100_000),
+  DROVER_INITIALIZER_PARALLELISM: integer(1, 256),
+  DROVER_RECOVERER_PARALLELISM: integer(1, 256),
+  DROVER_DB_RATE: rate,
+  DROVER_DEVICE_CREATION_RATE: rate,
+  DROVER_LOG_FORMAT: z.enum(["text", "json"], "must be text or json"),
+  DROVER_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"], "must be debug, info, warn or error"),
+});
+
+/**
+ * Reads the configuration: `env` (e.g. `Deno.env.toObject()`) overlaid by
+ * `args`. Returns "help" for `--help`.
+ * @throws {ConfigError} naming every setting that is wrong (never quoting a secret).
+ */
+export function readConfig(env: Record<string, string | undefined>, args: string[]): Config | "help" {
+  const options = Object.fromEntries(
+    [...SETTINGS.map((s) => [s.flag, { type: "string" as const }]), ["help", { type: "boolean" as const }]],
+  );
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values as typeof values;
+  } catch (error) {
+    throw new ConfigError([(error as Error).message]);
+  }
+  if (values.help) return "help";
+
+  const raw: Record<string, string | undefined> = {};
+  for (const s of SETTINGS) {
+    const given = (values[s.flag] as string | undefined) ?? env[s.env];
+    raw[s.env] = given === undefined || given === "" ? ("default" in s ? s.default : undefined) : given;
+  }
+  const parsed = schema.safeParse(raw);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const setting = SETTINGS.find((s) => s.env === issue.path[0])!;
+      const shown = "secret" in setting ? "" : `: current value is ${JSON.stringify(raw[setting.env])}`;
+      problems.push(`${setting.env} (--${setting.flag}) ${issue.message}${shown}`);
+    }
+    throw new ConfigError(problems);
+  }
+  const c = parsed.data;
+  const equinixSet = [c.EQUINIX_API_URL, c.EQUINIX_API_TOKEN, c.EQUINIX_PROJECT_ID].filter((v) => v !== undefined);
+  if (equinixSet.length > 0 && equinixSet.length < 3) {
+    problems.push("EQUINIX_API_URL, EQUINIX_API_TOKEN and EQUINIX_PROJECT_ID go together: set all three or none");
+  }
+  if ((c.DROVER_SSH_KEY === undefined) !== (c.DROVER_AGENT_PATH === undefined)) {
+    problems.push("DROVER_SSH_KEY and DROVER_AGENT_PATH go together: set both or neither");
+  }
+  if (c.DROVER_SSH_KEY !== undefined && c.EQUINIX_API_URL === undefined) {
+    problems.push(
+      "DROVER_SSH_KEY needs a real provider (EQUINIX_API_URL): the in-process simulator's machines run simulated agents",
+    );
+  }
+  if (c.DROVER_ADMIN_TOKEN && c.DROVER_ADMIN_TOKEN === c.DROVER_READONLY_TOKEN) {
+    problems.push("DROVER_READONLY_TOKEN must differ from DROVER_ADMIN_TOKEN");
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const host = c.DROVER_LISTEN.hostname.includes(":") ? `[${c.DROVER_LISTEN.hostname}]` : c.DROVER_LISTEN.hostname;
+  const reachable = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
+  return {
+    listen: c.DROVER_LISTEN,
+    adminToken: c.DROVER_ADMIN_TOKEN,
+    readonlyToken: c.DROVER_READONLY_TOKEN,
+    databaseUrl: c.DATABASE_URL,
+    dataDir: c.DROVER_DATA_DIR,
+    etcdEndpoints: c.ETCD_ENDPOINTS,
+    equinix: c.EQUINIX_API_URL
+      ? { apiUrl: c.EQUINIX_API_URL, apiToken: c.EQUINIX_API_TOKEN!, projectId: c.EQUINIX_PROJECT_ID! }
+      : undefined,
+    ssh: c.DROVER_SSH_KEY ? { keyPath: c.DROVER_SSH_KEY, agentPath: c.DROVER_AGENT_PATH! } : undefined,
+    agentUrl: c.DROVER_AGENT_URL ?? `http://${reachable}:${c.DROVER_LISTEN.port}`,
+    maxDevices: c.DROVER_MAX_DEVICES,
+    simReservations: c.DROVER_SIM_RESERVATIONS,
+    initializerParallelism: c.DROVER_INITIALIZER_PARALLELISM,
+    recovererParallelism: c.DROVER_RECOVERER_PARALLELISM,
+    dbRate: c.DROVER_DB_RATE,
+    deviceCreationRate: c.DROVER_DEVICE_CREATION_RATE,
+    logFormat: c.DROVER_LOG_FORMAT,
+    logLevel: c.DROVER_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * The whole service, put together from a {@linkcode Config}: the BMDB, the
+ * provider (the Metal API, or the simulator in-process), Event Values (etcd,
+ * or in memory), the change feed and event hub, every control loop, and the
+ * HTTP server with the agent API, the admin API and the dashboard.
+ *
+ * Each part is chosen on its own (DESIGN.md "Modes"): with nothing set it is
+ * embedded (PGlite under the data dir, the simulator with simulated agents,
+ * memory values, a generated admin token kept in the data dir).
+ *
+ * `stop()` shuts down in order: loops first (held work released as Canceled,
+ * sessions closed), then the event streams and the HTTP server, the feed,
+ * the agents and simulator, etcd and the database.
+ *
+ * @module
+ */
+import { Etcd3 } from "etcd3";
+import type { Hono } from "hono";
+import { Registry } from "prom-client";
+import {
+  type ActiveWork,
+  type Bmdb,
+  type BmdbCounts,
+  type FeedList,
+  type FeedSession,
+  type Logger,
+  openBmdb,
+  type WorkBackoff,
+} from "../bmdb/mod.ts";
+import { EquinixClient } from "../equinix/mod.ts";
+import { type Simulator, startSimulator } from "../equinix/simulator/mod.ts";
+import { MemoryValue, type Value } from "../event/mod.ts";
+import {
+  type AgentStarter,
+  type ControlPlane,
+  etcdReservationStore,
+  followEtcdReservations,
+  memoryReservationStore,
+  type ReservationStore,
+  type ReservationView,
+  SimulatedAgentStarter,
+  SshAgentStarter,
+  startControlPlane,
+  TokenBucket,
+} from "../loops/mod.ts";
+import type { Config } from "./config.ts";
+import { claimDataDir, type DataDir } from "./data_dir.ts";
+import { EventHub } from "./event_hub.ts";
+import { listen, type RunningServer } from "./listen.ts";
+import { serverApp } from "./app.ts";
+
+export interface Service {
+  /** The server's base URL. */
+  readonly url: string;
+  /** The dashboard URL that logs in (it holds the admin token: print it, never log it). */
+  readonly loginUrl: string;
+  /** What runs where, for the start banner. */
+  readonly parts: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  logger: Logger;
+  /** The dashboard's routes; without them `/` says the dashboard is not built. */
+  ui?: Hono;
+}
+
+/** Stops what has started, newest first, whatever fails. */
+class Teardown {
+  readonly #steps: { name: string; run: () => unknown }[] = [];
+  constructor(private readonly logger: Logger) {}
+
+  add(name: string, run: () => unknown): void {
+    this.#steps.push({ name, run });
+  }
+
+  async run(): Promise<void> {
+    for (const step of this.#steps.splice(0).reverse()) {
+      try {
+        await step.run();
+      } catch (error) {
+        this.logger.warn("shutdown step failed", { step: step.name, error });
+      }
+    }
+  }
+}
+
+export async function startService(config: Config, options: ServiceOptions): Promise<Service> {
+  const { logger } = options;
+  const teardown = new Teardown(logger);
+  const parts: Record<string, string> = {};
+  try {
+    // The data dir holds PGlite and the generated token: one Drover at a time. With
+    // PostgreSQL, the database is reached first, so a bad DATABASE_URL touches nothing.
+    let dataDir: DataDir | undefined;
+    const claimDir = async () => {
+      dataDir = await claimDataDir(config.dataDir);
+      teardown.add("data dir lock", () => dataDir!.release());
+      return dataDir;
+    };
+    if (!config.databaseUrl) await claimDir();
+    const bmdb: Bmdb = await openBmdb({
+      component: "drover",
+      ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` }),
+      logger,
+    });
+    teardown.add("database", () => bmdb.close());
+    parts.database = bmdb.target;
+    const adminToken = config.adminToken ?? await (dataDir ?? await claimDir()).adminToken();
+
+    let sim: Simulator | undefined;
+    let client: EquinixClient;
+    if (config.equinix) {
+      client = new EquinixClient({
+        baseUrl: config.equinix.apiUrl,
+        token: config.equinix.apiToken,
+        projectId: config.equinix.projectId,
+      });
+      parts.provider = `Equinix Metal API at ${config.equinix.apiUrl}, project ${config.equinix.projectId}`;
+    } else {
+      // Quicker than the simulator's default clock, so a newcomer sees the fleet come up in seconds.
+      sim = await startSimulator({
+        reservations: config.simReservations,
+        timing: { queuedMs: 100, provisioningMs: 600 },
+      });
+      teardown.add("simulator", () => sim!.close());
+      client = new EquinixClient({ baseUrl: sim.url, token: sim.token, projectId: sim.projectId, apiRate: 0 });
+      parts.provider = `Metal API simulator in-process at ${sim.url} (${config.simReservations} reservations)`;
+    }
+    teardown.add("provider client", () => client.close());
+
+    const stopping = new AbortController();
+    let reservationStore: ReservationStore;
+    let reservations: Value<readonly ReservationView[]>;
+    if (config.etcdEndpoints) {
+      const etcd = new Etcd3({ hosts: config.etcdEndpoints });
+      teardown.add("etcd", () => etcd.close());
+      teardown.add("etcd watchers", () => stopping.abort());
+      reservationStore = etcdReservationStore(etcd);
+      reservations = followEtcdReservations(etcd, stopping.signal);
+      parts.eventValues = `etcd at ${config.etcdEndpoints.join(", ")}`;
+    } else {
+      const memory = new MemoryValue<readonly ReservationView[]>();
+      memory.set([]);
+      reservationStore = memoryReservationStore(memory);
+      reservations = memory;
+      parts.eventValues = "in memory";
+    }
+
+    let starter: (AgentStarter & { close?(): Promise<void> }) | undefined;
+    if (config.ssh) {
+      starter = new SshAgentStarter({
+        privateKey: await Deno.readFile(config.ssh.keyPath),
+        agentPath: config.ssh.agentPath,
+      });
+      parts.agents = `started over SSH with ${config.ssh.keyPath}, uploading ${config.ssh.agentPath}`;
+    } else if (sim) {
+      const simulated = new SimulatedAgentStarter({ fleet: sim.fleet, logger });
+      teardown.add("simulated agents", () => simulated.close());
+      starter = simulated;
+      parts.agents = "simulated, in-process on the simulator's machines";
+    } else {
+      parts.agents = "not started: set DROVER_SSH_KEY and DROVER_AGENT_PATH (initializer and recoverer are off)";
+    }
+
+    const values = {
+      counts: new MemoryValue<BmdbCounts>(),
+      sessions: new MemoryValue<FeedList<FeedSession>>(),
+      activeWork: new MemoryValue<FeedList<ActiveWork>>(),
+      backoffs: new MemoryValue<FeedList<WorkBackoff>>(),
+    };
+    const feed = await bmdb.openChangeFeed({ values });
+    teardown.add("change feed", () => feed.close());
+
+    const registry = new Registry();
+    const embedded = !config.equinix;
+    const plane: ControlPlane = startControlPlane({
+      bmdb,
+      client,
+      starter,
+      agentUrl: config.agentUrl,
+      registry,
+      logger,
+      dbLimiter: new TokenBucket(config.dbRate),
+      provisioner: {
+        maxDevices: config.maxDevices,
+        creationLimiter: new TokenBucket(config.deviceCreationRate),
+        // The simulator provisions in seconds: look again soon, so the fleet fills quickly.
+        ...(embedded ? { intervalMs: 2000, chunkSize: 8 } : {}),
+      },
+      updater: embedded ? { intervalMs: 500 } : undefined,
+      initializer: { parallelism: config.initializerParallelism, ...(embedded ? { idleWaitMs: 250 } : {}) },
+      recoverer: { parallelism: config.recovererParallelism },
+      reservations: { store: reservationStore, ...(embedded ? { intervalMs: 5000 } : {}) },
+    });
+
+    const hub = new EventHub({
+      counts: values.counts,
+      sessions: values.sessions,
+      work: values.activeWork,
+      backoffs: values.backoffs,
+      reservations,
+      provisioner: plane.provisioner.status,
+    });
+    const server: RunningServer = listen(
+      serverApp({
+        bmdb,
+        logger,
+        registry,
+        admin: { access: { adminToken, readonlyToken: config.readonlyToken }, hub, ui: options.ui },
+      }),
+      config.listen,
+    );
+    teardown.add("HTTP server", () => server.shutdown());
+    teardown.add("event streams", () => hub.close()); // before the server: its shutdown waits for open streams
+    teardown.add("control loops", () => plane.stop());
+
+    let stopped: Promise<void> | undefined;
+    return {
+      url: server.url,
+      loginUrl: `${server.url}/?token=${encodeURIComponent(adminToken)}`,
+      parts,
+      stop: () => stopped ??= teardown.run(),
+    };
+  } catch (error) {
+    await teardown.run();
+    throw error;
+  }
+}

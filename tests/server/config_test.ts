@@ -1,0 +1,88 @@
+/**
+ * The service's configuration: defaults, flags over variables, and every
+ * problem reported at once with the setting's name, secrets never quoted.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ConfigError, readConfig, usage } from "../../server/config.ts";
+
+function problems(env: Record<string, string>, args: string[] = []): string[] {
+  try {
+    readConfig(env, args);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+Deno.test("nothing set: embedded defaults", () => {
+  const config = readConfig({}, []);
+  assert.ok(config !== "help");
+  assert.deepEqual(config.listen, { hostname: "127.0.0.1", port: 8080 });
+  assert.equal(config.dataDir, "./data");
+  assert.equal(config.agentUrl, "http://127.0.0.1:8080");
+  assert.equal(config.databaseUrl, undefined);
+  assert.equal(config.equinix, undefined);
+  assert.deepEqual(config.dbRate, { intervalMs: 250, burst: 8 });
+  assert.equal(config.logFormat, "text");
+});
+
+Deno.test("a flag wins over its variable; --help is recognised", () => {
+  const config = readConfig({ DROVER_LISTEN: "127.0.0.1:1" }, ["--listen", "0.0.0.0:9000", "--max-devices", "3"]);
+  assert.ok(config !== "help");
+  assert.deepEqual(config.listen, { hostname: "0.0.0.0", port: 9000 });
+  assert.equal(config.agentUrl, "http://127.0.0.1:9000");
+  assert.equal(config.maxDevices, 3);
+  assert.equal(readConfig({}, ["--help"]), "help");
+  for (const name of ["DROVER_LISTEN", "DATABASE_URL", "ETCD_ENDPOINTS", "EQUINIX_API_TOKEN", "DROVER_SSH_KEY"]) {
+    assert.match(usage(), new RegExp(name), name);
+  }
+});
+
+Deno.test("every bad setting is reported at once, by name, without quoting secrets", () => {
+  const found = problems({
+    DROVER_LISTEN: "localhost",
+    DATABASE_URL: "mysql://root:hunter2@db/x",
+    DROVER_INITIALIZER_PARALLELISM: "-1",
+    DROVER_DB_RATE: "fast",
+    DROVER_LOG_FORMAT: "xml",
+    EQUINIX_PROJECT_ID: "p-1",
+  });
+  const text = found.join("\n");
+  for (
+    const name of [
+      "DROVER_LISTEN",
+      "DATABASE_URL",
+      "DROVER_INITIALIZER_PARALLELISM",
+      "DROVER_DB_RATE",
+      "DROVER_LOG_FORMAT",
+      "EQUINIX_PROJECT_ID",
+    ]
+  ) {
+    assert.match(text, new RegExp(`^${name} \\(--`, "m"), name);
+  }
+  assert.ok(!text.includes("hunter2"), "the database URL's password is not printed");
+  assert.match(
+    text,
+    /DROVER_INITIALIZER_PARALLELISM \(--initializer-parallelism\) must be a whole number: current value is "-1"/,
+  );
+});
+
+Deno.test("settings that go together, and unknown flags", () => {
+  assert.deepEqual(problems({ EQUINIX_API_URL: "https://api.equinix.com/metal/v1" }), [
+    "EQUINIX_API_URL, EQUINIX_API_TOKEN and EQUINIX_PROJECT_ID go together: set all three or none",
+  ]);
+  assert.match(problems({}, ["--parallelism", "3"])[0], /Unknown option '--parallelism'/);
+  assert.match(problems({ DROVER_SSH_KEY: "/k" }).join("\n"), /DROVER_SSH_KEY and DROVER_AGENT_PATH go together/);
+  const token = "t".repeat(20);
+  assert.match(
+    problems({ DROVER_ADMIN_TOKEN: token, DROVER_READONLY_TOKEN: token }).join(),
+    /DROVER_READONLY_TOKEN must differ from DROVER_ADMIN_TOKEN/,
+  );
+  assert.match(
+    problems({ DROVER_ADMIN_TOKEN: "short" }).join(),
+    /^DROVER_ADMIN_TOKEN \(--admin-token\) must be at least 16 characters$/,
+  );
+});
