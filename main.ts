@@ -12,8 +12,32 @@
 import { ConfigError, readConfig, usage } from "./server/config.ts";
 import { createLogger } from "./server/logger.ts";
 import { startService } from "./server/service.ts";
+import { uiRoutes } from "./server/ui_routes.ts";
+import { buildUi, readUiAssets } from "./ui/mod.ts";
+import type { Logger } from "./bmdb/mod.ts";
 
 const SHUTDOWN_LIMIT_MS = 10_000;
+const PREBUILT_UI = "build/ui";
+
+/**
+ * The dashboard: bundled from ui/ now (so it always matches the source),
+ * else the copy `deno task build:ui` left in build/ui (bundling needs esbuild,
+ * which `deno bundle` fetches from npm on first use).
+ */
+async function dashboard(logger: Logger) {
+  try {
+    return uiRoutes(await buildUi());
+  } catch (error) {
+    try {
+      const assets = await readUiAssets(PREBUILT_UI);
+      logger.warn("could not bundle the dashboard; serving the one in build/ui", { error });
+      return uiRoutes(assets);
+    } catch {
+      logger.error("no dashboard: bundling failed and build/ui holds none (run deno task build:ui)", { error });
+      return undefined;
+    }
+  }
+}
 
 async function main(): Promise<number> {
   let config;
@@ -33,7 +57,7 @@ async function main(): Promise<number> {
   const started = performance.now();
   let service;
   try {
-    service = await startService(config, { logger });
+    service = await startService(config, { logger, ui: dashboard(logger) });
   } catch (error) {
     logger.error("Drover could not start", { error });
     return 1;

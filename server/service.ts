@@ -61,8 +61,8 @@ export interface Service {
 
 export interface ServiceOptions {
   logger: Logger;
-  /** The dashboard's routes; without them `/` says the dashboard is not built. */
-  ui?: Hono;
+  /** The dashboard's routes (a promise: the bundle is built while the database opens); without them `/` says the dashboard is not built. */
+  ui?: Promise<Hono | undefined>;
 }
 
 /** Stops what has started, newest first, whatever fails. */
@@ -202,12 +202,14 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       reservations,
       provisioner: plane.provisioner.status,
     });
+    const ui = await options.ui;
+    parts.dashboard = ui ? "served at /" : "not built (see the log)";
     const server: RunningServer = listen(
       serverApp({
         bmdb,
         logger,
         registry,
-        admin: { access: { adminToken, readonlyToken: config.readonlyToken }, hub, ui: options.ui },
+        admin: { access: { adminToken, readonlyToken: config.readonlyToken }, hub, ui },
       }),
       config.listen,
     );

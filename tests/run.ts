@@ -17,10 +17,11 @@ import { SHARED_POSTGRES_ENV, startPostgres } from "./harness/postgres.ts";
 import { postgresRequirement } from "./harness/postgres.ts";
 import { etcdRequirement } from "./harness/etcd.ts";
 import { sshdRequirement } from "./harness/sshd.ts";
+import { chromiumRequirement } from "./harness/browser.ts";
 import { type ServiceRequirement, servicesRequired } from "./harness/requirements.ts";
 
 // etcd is not started here: each etcd test starts its own (tests/harness/etcd.ts).
-const requirements: ServiceRequirement[] = [postgresRequirement, etcdRequirement, sshdRequirement];
+const requirements: ServiceRequirement[] = [postgresRequirement, etcdRequirement, sshdRequirement, chromiumRequirement];
 
 function report(): ServiceRequirement[] {
   const missing: ServiceRequirement[] = [];

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { Process, Provider, ProviderStatus, type Session } from "../../bmdb/mod.ts";
-import { bmdbTest, countRows, type TestBmdb } from "../harness/bmdb.ts";
+import { bmdbTest, countRows } from "../harness/bmdb.ts";
 import { type AdminServer, startAdminServer } from "../harness/admin_server.ts";
 import { aborted, within } from "../harness/wait.ts";
 

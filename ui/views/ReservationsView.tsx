@@ -1,0 +1,155 @@
+/**
+ * "Reservations": the provider's hardware reservations as the reservations
+ * publisher last read them (live from the event stream): counts per plan and
+ * metro (total, provisionable, in use), the list, and when it was read.
+ *
+ * @module
+ */
+import { useSignal } from "@preact/signals";
+import { useEffect } from "preact/hooks";
+import { getReservations, messageOf } from "../api.ts";
+import { type Column, DataTable } from "../components/DataTable.tsx";
+import { ErrorNote } from "../components/ErrorNote.tsx";
+import { Ago, At } from "../components/Time.tsx";
+import { formatCount } from "../format.ts";
+import { useDashboard } from "../state.ts";
+import type { ReservationRow } from "../wire.ts";
+
+interface Group {
+  plan: string | null;
+  metro: string | null;
+  total: number;
+  provisionable: number;
+  inUse: number;
+}
+
+function groupsOf(rows: readonly ReservationRow[]): Group[] {
+  const groups = new Map<string, Group>();
+  for (const r of rows) {
+    const key = `${r.plan}\u0000${r.metro}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, g = { plan: r.plan, metro: r.metro, total: 0, provisionable: 0, inUse: 0 });
+    g.total++;
+    if (r.provisionable) g.provisionable++;
+    if (r.deviceId) g.inUse++;
+  }
+  return [...groups.values()].sort((a, b) => compare(a.plan, b.plan) || compare(a.metro, b.metro));
+}
+
+/** Orders text, unknown (null) last. */
+function compare(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  return a.localeCompare(b);
+}
+
+const SHOWN = 200;
+
+export function ReservationsView() {
+  const state = useDashboard();
+  const error = useSignal<string | undefined>(undefined);
+  const showAll = useSignal(false);
+  useEffect(() => {
+    // The stream's snapshot has them once the publisher has read them; until then ask.
+    if (state.reservations.peek() !== undefined) return;
+    const controller = new AbortController();
+    getReservations(controller.signal).then(
+      (list) => {
+        if (state.reservations.peek() === undefined) state.reservations.value = list;
+      },
+      (e) => {
+        if (!controller.signal.aborted) error.value = messageOf(e);
+      },
+    );
+    return () => controller.abort();
+  }, []);
+
+  const list = state.reservations.value;
+  const rows = list?.rows ?? [];
+  const groups = groupsOf(rows);
+  const lastRead = rows.reduce<string | undefined>((max, r) => (!max || r.readAt > max ? r.readAt : max), undefined);
+  const totals = groups.reduce((t, g) => ({
+    total: t.total + g.total,
+    provisionable: t.provisionable + g.provisionable,
+    inUse: t.inUse + g.inUse,
+  }), { total: 0, provisionable: 0, inUse: 0 });
+
+  const groupColumns: Column<Group>[] = [
+    { label: "Plan", cell: (g) => <span class="mono">{g.plan ?? "unknown"}</span> },
+    { label: "Metro", cell: (g) => g.metro ?? "unknown" },
+    { label: "Total", class: "num", cell: (g) => formatCount(g.total) },
+    { label: "Provisionable", class: "num", cell: (g) => formatCount(g.provisionable) },
+    { label: "In use", class: "num", cell: (g) => formatCount(g.inUse) },
+  ];
+  const rowColumns: Column<ReservationRow>[] = [
+    { label: "Reservation", cell: (r) => <span class="mono">{r.id}</span> },
+    { label: "Plan", cell: (r) => <span class="mono">{r.plan ?? "—"}</span> },
+    { label: "Metro", cell: (r) => r.metro ?? "—" },
+    {
+      label: "Provisionable",
+      cell: (r) => r.provisionable ? <span class="badge badge-ok">yes</span> : <span class="muted">no</span>,
+    },
+    {
+      label: "Device",
+      cell: (r) => r.deviceId ? <span class="mono">{r.deviceId}</span> : <span class="muted">—</span>,
+    },
+    { label: "Read", cell: (r) => <Ago iso={r.readAt} /> },
+  ];
+  const sorted = [...rows].sort((a, b) => compare(a.plan, b.plan) || compare(a.metro, b.metro) || compare(a.id, b.id));
+  const shown = showAll.value ? sorted : sorted.slice(0, SHOWN);
+
+  return (
+    <>
+      <h2 id="view-heading" tabIndex={-1}>Reservations</h2>
+      <ErrorNote message={error.value} />
+      <p class="summary">
+        {list === undefined
+          ? (error.value ? "" : "Loading…")
+          : `${formatCount(totals.total)} reservations: ${formatCount(totals.provisionable)} provisionable, ${
+            formatCount(totals.inUse)
+          } in use.`}
+        {lastRead && (
+          <>
+            {" "}Last read <Ago iso={lastRead} /> (<At iso={lastRead} />).
+          </>
+        )}
+      </p>
+      {list && (
+        <>
+          <section aria-labelledby="r-groups">
+            <h3 id="r-groups">By plan and metro</h3>
+            <DataTable
+              label="Reservations by plan and metro"
+              columns={groupColumns}
+              rows={groups}
+              rowKey={(g) => `${g.plan}/${g.metro}`}
+              empty="No reservations."
+              compact
+            />
+          </section>
+          <section aria-labelledby="r-list">
+            <h3 id="r-list">All reservations</h3>
+            <DataTable
+              label="All reservations"
+              columns={rowColumns}
+              rows={shown}
+              rowKey={(r) => r.id}
+              empty="No reservations."
+            />
+            {sorted.length > shown.length && (
+              <button
+                type="button"
+                onClick={() => {
+                  showAll.value = true;
+                }}
+              >
+                Show all {formatCount(sorted.length)}
+              </button>
+            )}
+          </section>
+        </>
+      )}
+    </>
+  );
+}
