@@ -67,7 +67,14 @@ export interface MachineSummary {
   agentStartedAt: Date | null;
   agentHeartbeatAt: Date | null;
   /** Work held by live sessions. */
-  work: { process: Process; sessionId: string; component: string; startedAt: string }[];
+  work: {
+    process: Process;
+    sessionId: string;
+    component: string;
+    startedAt: string;
+    cancelRequestedAt: string | null;
+    cancelRequestedBy: string | null;
+  }[];
   /** Backoffs that have not run out. */
   backoffs: { process: Process; until: string; cause: string; lastIntervalSeconds: number }[];
 }
@@ -167,7 +174,8 @@ export function filterConditions(filter: MachineFilter): Sql[] {
 const SUMMARY_COLUMNS = sql`m.machine_id, m.machine_created_at, mp.provider, mp.provider_id, mp.provider_reservation_id,
   mp.provider_ip_address, mp.provider_location, mp.provider_status, a.agent_started_at, h.agent_heartbeat_at,
   (SELECT json_agg(json_build_object('process', w.process, 'sessionId', w.session_id,
-      'component', s.session_component_name, 'startedAt', w.started_at) ORDER BY w.process)
+      'component', s.session_component_name, 'startedAt', w.started_at,
+      'cancelRequestedAt', w.cancel_requested_at, 'cancelRequestedBy', w.cancel_requested_by) ORDER BY w.process)
     FROM work_slot w JOIN sessions s ON s.session_id = w.session_id AND s.session_deadline > now()
     WHERE w.machine_id = m.machine_id) AS work,
   (SELECT json_agg(json_build_object('process', b.process, 'until', b.until, 'cause', b.cause,
@@ -205,14 +213,14 @@ function toSummary(r: Row): MachineSummary {
 
 /**
  * A page of machines in `machine_id` order after `after`, filtered.
- * @throws {InvalidArgumentError} a bad `after`, `limit` (1..500) or filter field.
+ * @throws {InvalidArgumentError} a bad `after`, `limit` (1..1000) or filter field.
  */
 export function listMachines(
   params: { after?: string; limit?: number } & MachineFilter,
 ): QuerySpec<MachineSummary[]> {
   const p = check.options("params", params);
   const after = p.after === undefined ? undefined : check.uuid("after", p.after);
-  const limit = check.integer("limit", p.limit ?? 50, { min: 1, max: 500 });
+  const limit = check.integer("limit", p.limit ?? 50, { min: 1, max: 1000 });
   const { after: _a, limit: _l, ...rest } = p;
   const where = filterConditions(checkFilter(rest));
   if (after) where.unshift(sql`m.machine_id > ${after}::uuid`);

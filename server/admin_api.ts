@@ -112,7 +112,7 @@ async function collectMachines(bmdb: Bmdb, filter: MachineFilter, max: number): 
   const ids: string[] = [];
   let after: string | undefined;
   while (ids.length < max) {
-    const limit = Math.min(500, max - ids.length);
+    const limit = Math.min(1000, max - ids.length);
     const rows = await bmdb.read((q) => q.listMachines({ ...filter, after, limit }));
     ids.push(...rows.map((m) => m.machineId));
     if (rows.length < limit) break;
@@ -174,10 +174,19 @@ export function adminApi(options: AdminApiOptions): Hono<Env> {
   app.get("/machines", async (c) => {
     const query = c.req.query();
     const limit = query.limit === undefined ? 50 : Number(query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+      throw new ApiError(
+        400,
+        `limit: must be an integer in 1..500: current value is ${JSON.stringify(query.limit)}`,
+        "limit",
+      );
+    }
+    // One more than asked: `next` only when there is a next page.
     const rows = await bmdb.read((q) =>
-      q.listMachines({ ...filterFromQuery(query), after: query.after || undefined, limit })
+      q.listMachines({ ...filterFromQuery(query), after: query.after || undefined, limit: limit + 1 })
     );
-    return c.json({ rows, next: rows.length === limit ? rows.at(-1)!.machineId : null });
+    const more = rows.length > limit;
+    return c.json({ rows: rows.slice(0, limit), next: more ? rows[limit - 1].machineId : null });
   });
 
   app.get("/machines/:id", async (c) => {

@@ -63,7 +63,16 @@ bmdbTest(
       assert.deepEqual(await updater.pass(), { devices: 4, missing: 0 }, "marked once");
       const [row] = await t.sql("SELECT provider_status FROM machine_provided WHERE provider_id = $1", [gone]);
       assert.equal(row.provider_status, "Missing");
-      assert.equal(await countRows(t, "SELECT count(*) FROM sessions"), 0, "its session is closed");
+      assert.equal(await countRows(t, "SELECT count(*) FROM sessions"), 1, "one session across its passes");
+      const stop = new AbortController();
+      const running = updater.run(stop.signal);
+      stop.abort();
+      await running;
+      assert.equal(
+        await countRows(t, "SELECT count(*) FROM sessions WHERE session_deadline > now()"),
+        0,
+        "its session is closed when it stops",
+      );
     } finally {
       client.close();
       await sim.close();
