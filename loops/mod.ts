@@ -32,3 +32,4 @@ export { Recoverer, type RecovererOptions } from "./recoverer.ts";
 export { SimulatedAgentStarter, type SimulatedAgentStarterOptions } from "./simulated_starter.ts";
 export { type ControlPlane, type ControlPlaneOptions, startControlPlane } from "./control_plane.ts";
 export { AgentStartError, defaultAgentCommand, SshAgentStarter, type SshAgentStarterOptions } from "./ssh_starter.ts";
+export { SimulatorAgentStarter, type SimulatorAgentStarterOptions } from "./simulator_agent_starter.ts";

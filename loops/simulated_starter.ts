@@ -8,7 +8,7 @@
  * @module
  */
 import type { Logger, MachineProvided } from "../bmdb/mod.ts";
-import { Agent, type AgentExit, simulatedHardwareReport, type TakeoverInit } from "../agent/mod.ts";
+import { type InProcessAgent, simulatedHardwareReport, startInProcessAgent, type TakeoverInit } from "../agent/mod.ts";
 import type { SimulatedFleet } from "../equinix/simulator/mod.ts";
 import type { AgentStarter, StartedAgent } from "./agent_starter.ts";
 
@@ -23,17 +23,11 @@ export interface SimulatedAgentStarterOptions {
   retryMs?: number;
 }
 
-interface RunningAgent {
-  agent: Agent;
-  stop: AbortController;
-  exited: Promise<AgentExit | "machine down">;
-}
-
 export class SimulatedAgentStarter implements AgentStarter {
   readonly kind = "simulated";
   readonly #options: SimulatedAgentStarterOptions;
   /** By machine id: the agent last started there, while it runs. */
-  readonly #agents = new Map<string, RunningAgent>();
+  readonly #agents = new Map<string, InProcessAgent>();
 
   constructor(options: SimulatedAgentStarterOptions) {
     this.#options = options;
@@ -46,7 +40,7 @@ export class SimulatedAgentStarter implements AgentStarter {
     if (!simulated.running) throw new Error(`simulated machine of device ${machine.providerId} is not running`);
     const { logger } = this.#options;
     const fields = { machineId: machine.machineId, providerId: machine.providerId };
-    const agent = await Agent.create(init, {
+    const running = await startInProcessAgent(simulated, init, {
       hardware: () => Promise.resolve(simulatedHardwareReport(machine.machineId)),
       fetch: this.#options.fetch,
       acceptGraceMs: this.#options.acceptGraceMs,
@@ -55,22 +49,14 @@ export class SimulatedAgentStarter implements AgentStarter {
     });
     // A second start on a machine that kept running (no reboot in between)
     // replaces the agent, as a new upload would.
-    this.#agents.get(machine.machineId)?.stop.abort();
-    const stop = new AbortController();
-    const running: RunningAgent = {
-      agent,
-      stop,
-      exited: simulated.run((power) => agent.run(AbortSignal.any([power, stop.signal]))).then(
-        (exit) => exit,
-        () => "machine down" as const,
-      ),
-    };
+    const previous = this.#agents.get(machine.machineId);
     this.#agents.set(machine.machineId, running);
+    previous?.stop();
     running.exited.then((exit) => {
       if (this.#agents.get(machine.machineId) === running) this.#agents.delete(machine.machineId);
       logger.info("simulated agent exited", { ...fields, exit });
     });
-    return { agentPublicKey: agent.publicKey };
+    return { agentPublicKey: running.agent.publicKey };
   }
 
   /** Machines with an agent running. */
@@ -82,8 +68,7 @@ export class SimulatedAgentStarter implements AgentStarter {
   async stopAgent(machineId: string): Promise<boolean> {
     const running = this.#agents.get(machineId);
     if (!running) return false;
-    running.stop.abort(new Error("agent stopped"));
-    await running.exited;
+    await running.stop();
     return true;
   }
 

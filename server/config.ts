@@ -35,8 +35,20 @@ export const SETTINGS = [
   { env: "EQUINIX_API_URL", flag: "equinix-api-url", help: "Metal API base URL (default: simulator in-process)" },
   { env: "EQUINIX_API_TOKEN", flag: "equinix-api-token", secret: true, help: "Metal API token" },
   { env: "EQUINIX_PROJECT_ID", flag: "equinix-project-id", help: "Metal project UUID" },
+  {
+    env: "EQUINIX_API_RATE",
+    flag: "equinix-api-rate",
+    default: "2s",
+    help: "least time between two Metal API requests (the API's rate limit)",
+  },
   { env: "DROVER_SSH_KEY", flag: "ssh-key", help: "file with the SSH private key for agent start" },
   { env: "DROVER_AGENT_PATH", flag: "agent-path", help: "the agent file to upload (deno task build:agent)" },
+  {
+    env: "DROVER_SIM_AGENTS",
+    flag: "sim-agents",
+    default: "false",
+    help: "EQUINIX_API_URL is a deno task sim: start simulated agents through it",
+  },
   {
     env: "DROVER_AGENT_URL",
     flag: "agent-url",
@@ -58,6 +70,18 @@ export const SETTINGS = [
     default: "2s,5",
     help: "device creations: interval,burst",
   },
+  {
+    env: "DROVER_PROVISIONER_INTERVAL",
+    flag: "provisioner-interval",
+    default: "30s",
+    help: "between provisioner passes (embedded: 2s)",
+  },
+  {
+    env: "DROVER_UPDATER_INTERVAL",
+    flag: "updater-interval",
+    default: "60s",
+    help: "between updater sweeps of the provider's devices (embedded: 500ms)",
+  },
   { env: "DROVER_LOG_FORMAT", flag: "log-format", default: "text", help: "text or json (one object per line)" },
   { env: "DROVER_LOG_LEVEL", flag: "log-level", default: "info", help: "debug, info, warn or error" },
 ] as const satisfies readonly Setting[];
@@ -70,8 +94,10 @@ export interface Config {
   databaseUrl?: string;
   dataDir: string;
   etcdEndpoints?: string[];
-  equinix?: { apiUrl: string; apiToken: string; projectId: string };
+  equinix?: { apiUrl: string; apiToken: string; projectId: string; apiRateMs: number };
   ssh?: { keyPath: string; agentPath: string };
+  /** Start agents through the standalone simulator at `equinix.apiUrl`. */
+  simAgents: boolean;
   agentUrl: string;
   maxDevices: number;
   simReservations: number;
@@ -79,6 +105,9 @@ export interface Config {
   recovererParallelism: number;
   dbRate: TokenBucketOptions;
   deviceCreationRate: TokenBucketOptions;
+  /** Undefined when left at the default: the embedded mode picks quicker ones. */
+  provisionerIntervalMs?: number;
+  updaterIntervalMs?: number;
   logFormat: "text" | "json";
   logLevel: "debug" | "info" | "warn" | "error";
 }
@@ -141,6 +170,17 @@ const listen = z.string().transform((text, ctx) => {
 
 const token = z.string().min(16, "must be at least 16 characters");
 
+const duration = (min: number, minText: string) =>
+  z.string().transform((text, ctx) => {
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim());
+    const ms = match ? Number(match[1]) * { ms: 1, s: 1000, m: 60_000 }[match[2] as "ms" | "s" | "m"] : NaN;
+    if (!(ms >= min && ms <= 86_400_000)) {
+      ctx.addIssue({ code: "custom", message: `must be a duration from ${minText} to 24h, like 500ms, 30s or 5m` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
 const schema = z.object({
   DROVER_LISTEN: listen,
   DROVER_ADMIN_TOKEN: token.optional(),
@@ -155,6 +195,7 @@ const schema = z.object({
   EQUINIX_PROJECT_ID: z.uuid("must be a UUID").optional(),
   DROVER_SSH_KEY: z.string().min(1).optional(),
   DROVER_AGENT_PATH: z.string().min(1).optional(),
+  DROVER_SIM_AGENTS: z.enum(["true", "false"], "must be true or false").transform((v) => v === "true"),
   DROVER_AGENT_URL: url(["http:", "https:"]).optional(),
   DROVER_MAX_DEVICES: integer(0, 1_000_000),
   DROVER_SIM_RESERVATIONS: integer(0, 100_000),
@@ -162,6 +203,9 @@ const schema = z.object({
   DROVER_RECOVERER_PARALLELISM: integer(1, 256),
   DROVER_DB_RATE: rate,
   DROVER_DEVICE_CREATION_RATE: rate,
+  DROVER_PROVISIONER_INTERVAL: duration(100, "100ms"),
+  DROVER_UPDATER_INTERVAL: duration(100, "100ms"),
+  EQUINIX_API_RATE: duration(0, "0ms"),
   DROVER_LOG_FORMAT: z.enum(["text", "json"], "must be text or json"),
   DROVER_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"], "must be debug, info, warn or error"),
 });
@@ -211,6 +255,14 @@ export function readConfig(env: Record<string, string | undefined>, args: string
       "DROVER_SSH_KEY needs a real provider (EQUINIX_API_URL): the in-process simulator's machines run simulated agents",
     );
   }
+  if (c.DROVER_SIM_AGENTS && c.EQUINIX_API_URL === undefined) {
+    problems.push(
+      "DROVER_SIM_AGENTS needs EQUINIX_API_URL (a deno task sim): the in-process simulator has its own agents",
+    );
+  }
+  if (c.DROVER_SIM_AGENTS && c.DROVER_SSH_KEY !== undefined) {
+    problems.push("DROVER_SIM_AGENTS and DROVER_SSH_KEY exclude each other: agents start one way");
+  }
   if (c.DROVER_ADMIN_TOKEN && c.DROVER_ADMIN_TOKEN === c.DROVER_READONLY_TOKEN) {
     problems.push("DROVER_READONLY_TOKEN must differ from DROVER_ADMIN_TOKEN");
   }
@@ -226,9 +278,15 @@ export function readConfig(env: Record<string, string | undefined>, args: string
     dataDir: c.DROVER_DATA_DIR,
     etcdEndpoints: c.ETCD_ENDPOINTS,
     equinix: c.EQUINIX_API_URL
-      ? { apiUrl: c.EQUINIX_API_URL, apiToken: c.EQUINIX_API_TOKEN!, projectId: c.EQUINIX_PROJECT_ID! }
+      ? {
+        apiUrl: c.EQUINIX_API_URL,
+        apiToken: c.EQUINIX_API_TOKEN!,
+        projectId: c.EQUINIX_PROJECT_ID!,
+        apiRateMs: c.EQUINIX_API_RATE,
+      }
       : undefined,
     ssh: c.DROVER_SSH_KEY ? { keyPath: c.DROVER_SSH_KEY, agentPath: c.DROVER_AGENT_PATH! } : undefined,
+    simAgents: c.DROVER_SIM_AGENTS,
     agentUrl: c.DROVER_AGENT_URL ?? `http://${reachable}:${c.DROVER_LISTEN.port}`,
     maxDevices: c.DROVER_MAX_DEVICES,
     simReservations: c.DROVER_SIM_RESERVATIONS,
@@ -236,6 +294,8 @@ export function readConfig(env: Record<string, string | undefined>, args: string
     recovererParallelism: c.DROVER_RECOVERER_PARALLELISM,
     dbRate: c.DROVER_DB_RATE,
     deviceCreationRate: c.DROVER_DEVICE_CREATION_RATE,
+    provisionerIntervalMs: raw.DROVER_PROVISIONER_INTERVAL === "30s" ? undefined : c.DROVER_PROVISIONER_INTERVAL,
+    updaterIntervalMs: raw.DROVER_UPDATER_INTERVAL === "60s" ? undefined : c.DROVER_UPDATER_INTERVAL,
     logFormat: c.DROVER_LOG_FORMAT,
     logLevel: c.DROVER_LOG_LEVEL,
   };

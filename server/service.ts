@@ -39,6 +39,7 @@ import {
   type ReservationStore,
   type ReservationView,
   SimulatedAgentStarter,
+  SimulatorAgentStarter,
   SshAgentStarter,
   startControlPlane,
   TokenBucket,
@@ -115,6 +116,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         baseUrl: config.equinix.apiUrl,
         token: config.equinix.apiToken,
         projectId: config.equinix.projectId,
+        apiRate: config.equinix.apiRateMs,
       });
       parts.provider = `Equinix Metal API at ${config.equinix.apiUrl}, project ${config.equinix.projectId}`;
     } else {
@@ -154,13 +156,17 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         agentPath: config.ssh.agentPath,
       });
       parts.agents = `started over SSH with ${config.ssh.keyPath}, uploading ${config.ssh.agentPath}`;
+    } else if (config.simAgents && config.equinix) {
+      starter = new SimulatorAgentStarter({ apiUrl: config.equinix.apiUrl, token: config.equinix.apiToken });
+      parts.agents = `simulated, started through the simulator at ${new URL(config.equinix.apiUrl).origin}`;
     } else if (sim) {
       const simulated = new SimulatedAgentStarter({ fleet: sim.fleet, logger });
       teardown.add("simulated agents", () => simulated.close());
       starter = simulated;
       parts.agents = "simulated, in-process on the simulator's machines";
     } else {
-      parts.agents = "not started: set DROVER_SSH_KEY and DROVER_AGENT_PATH (initializer and recoverer are off)";
+      parts.agents =
+        "not started: set DROVER_SSH_KEY and DROVER_AGENT_PATH, or DROVER_SIM_AGENTS (initializer and recoverer are off)";
     }
 
     const values = {
@@ -186,9 +192,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         maxDevices: config.maxDevices,
         creationLimiter: new TokenBucket(config.deviceCreationRate),
         // The simulator provisions in seconds: look again soon, so the fleet fills quickly.
-        ...(embedded ? { intervalMs: 2000, chunkSize: 8 } : {}),
+        intervalMs: config.provisionerIntervalMs ?? (embedded ? 2000 : 30_000),
+        ...(embedded ? { chunkSize: 8 } : {}),
       },
-      updater: embedded ? { intervalMs: 500 } : undefined,
+      updater: { intervalMs: config.updaterIntervalMs ?? (embedded ? 500 : 60_000) },
       initializer: { parallelism: config.initializerParallelism, ...(embedded ? { idleWaitMs: 250 } : {}) },
       recoverer: { parallelism: config.recovererParallelism },
       reservations: { store: reservationStore, ...(embedded ? { intervalMs: 5000 } : {}) },

@@ -12,6 +12,7 @@
  * | POST /_sim/lose-next-reply | `{operationId}` | `faults.loseNextReply` |
  * | POST /_sim/reservations/{id}/take | none | `faults.takeReservation`, replies with the device (201) |
  * | POST /_sim/clear | none | `faults.clear` |
+ * | POST /_sim/devices/{id}/agent | a takeover init | starts an agent on the device's machine, replies with its takeover reply (404 no device, 409 machine not running, 422 bad init, 501 no agents here) |
  * | GET /_sim/state | | faults, stats, reservations and devices |
  *
  * @module
@@ -20,6 +21,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ApiError } from "./api_error.ts";
 import type { Faults } from "./faults.ts";
+import { MachineNotRunningError } from "./errors.ts";
+import type { SimulatedMachine, SimulatorOptions } from "./types.ts";
 import { checkBody, parseJsonBody } from "./requests.ts";
 
 const FaultSettingsInput = z.object({
@@ -47,6 +50,9 @@ export interface AdminContext {
   describeState(): unknown;
   /** Creates someone else's device on a reservation; returns it as the API shows it. @throws {RangeError} */
   takeReservation(reservationId: string): unknown;
+  /** The machine behind a device, or undefined. */
+  machine(deviceId: string): SimulatedMachine | undefined;
+  startAgent?: SimulatorOptions["startAgent"];
 }
 
 /** The /_sim routes (mount under "/_sim"). */
@@ -90,6 +96,22 @@ export function adminRoutes(context: AdminContext): Hono {
     return c.body(null, 204);
   });
   admin.get("/state", (c) => c.json(context.describeState()));
+  admin.post("/devices/:id/agent", async (c) => {
+    const deviceId = c.req.param("id");
+    if (!context.startAgent) {
+      return c.json({ errors: ["This simulator runs no agents (deno task sim does)"] }, 501);
+    }
+    const machine = context.machine(deviceId);
+    if (!machine) return c.json({ errors: [`No device ${deviceId}`] }, 404);
+    const init = parseJsonBody(await c.req.text());
+    try {
+      return c.json(await context.startAgent(machine, deviceId, init));
+    } catch (error) {
+      if (error instanceof MachineNotRunningError) return c.json({ errors: [error.message] }, 409);
+      if (error instanceof TypeError || error instanceof RangeError) return c.json({ errors: [error.message] }, 422);
+      throw error;
+    }
+  });
   admin.notFound((c) => c.json({ errors: [`No admin endpoint ${c.req.method} ${c.req.path}`] }, 404));
   return admin;
 }

@@ -6,11 +6,41 @@
  * values `startSimulator` refuses, such as a --project that is not a UUID):
  * usage on stderr, exit 2. See flags.ts for the flags.
  *
+ * It also runs Drover's agent, in-process, on a device's machine when asked
+ * (`POST /_sim/devices/{id}/agent`), so replicas in other processes get
+ * simulated agents (DROVER_SIM_AGENTS). This entry point is where the
+ * simulator meets the agent; the simulator module itself knows no agent.
+ *
  * @module
  */
+import {
+  type InProcessAgent,
+  simulatedHardwareReport,
+  startInProcessAgent,
+  validateTakeoverInit,
+} from "../../agent/mod.ts";
 import { parseFlags, USAGE } from "./flags.ts";
 import { startSimulator } from "./simulator.ts";
-import type { Simulator } from "./types.ts";
+import type { SimulatedMachine, Simulator } from "./types.ts";
+
+/** Starts agents on machines, one per device: a new start replaces the running one. */
+function agentStarter() {
+  const agents = new Map<string, InProcessAgent>();
+  return async (machine: SimulatedMachine, deviceId: string, init: unknown) => {
+    const checked = validateTakeoverInit(init);
+    if (!machine.running) await machine.run(() => Promise.resolve()); // throws MachineNotRunningError
+    const running = await startInProcessAgent(machine, checked, {
+      hardware: () => Promise.resolve(simulatedHardwareReport(checked.machineId)),
+    });
+    const previous = agents.get(deviceId);
+    agents.set(deviceId, running);
+    previous?.stop();
+    running.exited.then(() => {
+      if (agents.get(deviceId) === running) agents.delete(deviceId);
+    });
+    return running.agent.takeoverReply();
+  };
+}
 
 async function main(args: readonly string[]): Promise<number> {
   let simulator: Simulator;
@@ -20,7 +50,7 @@ async function main(args: readonly string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     }
-    simulator = await startSimulator(options);
+    simulator = await startSimulator({ ...options, startAgent: agentStarter() });
   } catch (error) {
     // parseArgs throws TypeErrors, the flags' and the simulator's checks RangeErrors: all say what was wrong.
     if (!(error instanceof TypeError || error instanceof RangeError)) throw error;

@@ -68,6 +68,8 @@ function createSimulator(options: SimulatorOptions): Simulator {
     onExchange: options.onExchange,
     closing: closing.signal,
     takeReservation,
+    machine: (deviceId) => fleet.machine(deviceId),
+    startAgent: options.startAgent,
     describeState: () => ({
       projectId,
       faults: { ...faults.settings, ...faults.pending() },

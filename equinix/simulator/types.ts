@@ -27,6 +27,12 @@ export interface SimulatorOptions {
   port?: number;
   /** Called once per API request after its reply was decided (tests record these). */
   onExchange?: (exchange: Exchange) => void;
+  /**
+   * Starts an agent on a device's machine for `POST /_sim/devices/{id}/agent`
+   * (body: the takeover init) and resolves with its takeover reply. Without
+   * it, that endpoint answers 501. `deno task sim` supplies Drover's agent.
+   */
+  startAgent?: (machine: SimulatedMachine, deviceId: string, init: unknown) => Promise<unknown>;
 }
 
 /** How long a device stays in each transient state. */

@@ -503,6 +503,12 @@ simulatorTest("takeReservation: someone else's device occupies the reservation",
   assert.throws(() => sim.faults.takeReservation(crypto.randomUUID()), RangeError);
 });
 
+simulatorTest("the agent endpoint answers 501 on a simulator started without an agent starter", {}, async (sim) => {
+  const noAgents = await metalFetch(sim, "POST", `/_sim/devices/${crypto.randomUUID()}/agent`, { body: {} });
+  assert.equal(noAgents.status, 501);
+  assert.match(noAgents.body.errors[0], /runs no agents/);
+});
+
 simulatorTest("the admin endpoint needs the token and changes faults", {}, async (sim) => {
   const denied = await metalFetch(sim, "POST", "/_sim/faults", { token: "wrong", body: { latencyMs: 5 } });
   assert.equal(denied.status, 401);
