@@ -44,6 +44,12 @@ export const SETTINGS = [
   { env: "DROVER_SSH_KEY", flag: "ssh-key", help: "file with the SSH private key for agent start" },
   { env: "DROVER_AGENT_PATH", flag: "agent-path", help: "the agent file to upload (deno task build:agent)" },
   {
+    env: "EQUINIX_REQUEST_TIMEOUT",
+    flag: "equinix-request-timeout",
+    default: "30s",
+    help: "a Metal API request without a reply this long is retried (how a lost reply shows)",
+  },
+  {
     env: "DROVER_SIM_AGENTS",
     flag: "sim-agents",
     default: "false",
@@ -82,6 +88,31 @@ export const SETTINGS = [
     default: "60s",
     help: "between updater sweeps of the provider's devices (embedded: 500ms)",
   },
+  {
+    env: "DROVER_AGENT_HEARTBEAT_INTERVAL",
+    flag: "agent-heartbeat-interval",
+    default: "5s",
+    help: "between an agent's heartbeats",
+  },
+  {
+    env: "DROVER_AGENT_START_TIMEOUT",
+    flag: "agent-start-timeout",
+    default: "30m",
+    help: "an agent silent this long after its start is recovered",
+  },
+  {
+    env: "DROVER_AGENT_HEARTBEAT_TIMEOUT",
+    flag: "agent-heartbeat-timeout",
+    default: "10m",
+    help: "an agent silent this long after a heartbeat is recovered",
+  },
+  {
+    env: "DROVER_JANITOR_GRACE",
+    flag: "janitor-grace",
+    default: "5m",
+    help: "sessions expired this long are deleted (their work released as Expired)",
+  },
+  { env: "DROVER_JANITOR_INTERVAL", flag: "janitor-interval", default: "60s", help: "between janitor passes" },
   { env: "DROVER_LOG_FORMAT", flag: "log-format", default: "text", help: "text or json (one object per line)" },
   { env: "DROVER_LOG_LEVEL", flag: "log-level", default: "info", help: "debug, info, warn or error" },
 ] as const satisfies readonly Setting[];
@@ -94,7 +125,7 @@ export interface Config {
   databaseUrl?: string;
   dataDir: string;
   etcdEndpoints?: string[];
-  equinix?: { apiUrl: string; apiToken: string; projectId: string; apiRateMs: number };
+  equinix?: { apiUrl: string; apiToken: string; projectId: string; apiRateMs: number; requestTimeoutMs: number };
   ssh?: { keyPath: string; agentPath: string };
   /** Start agents through the standalone simulator at `equinix.apiUrl`. */
   simAgents: boolean;
@@ -105,6 +136,10 @@ export interface Config {
   recovererParallelism: number;
   dbRate: TokenBucketOptions;
   deviceCreationRate: TokenBucketOptions;
+  agentHeartbeatIntervalSeconds: number;
+  recoveryTimeouts: { startTimeoutSeconds: number; heartbeatTimeoutSeconds: number };
+  janitorGraceSeconds: number;
+  janitorIntervalMs: number;
   /** Undefined when left at the default: the embedded mode picks quicker ones. */
   provisionerIntervalMs?: number;
   updaterIntervalMs?: number;
@@ -206,6 +241,12 @@ const schema = z.object({
   DROVER_PROVISIONER_INTERVAL: duration(100, "100ms"),
   DROVER_UPDATER_INTERVAL: duration(100, "100ms"),
   EQUINIX_API_RATE: duration(0, "0ms"),
+  DROVER_AGENT_HEARTBEAT_INTERVAL: duration(1000, "1s"),
+  DROVER_AGENT_START_TIMEOUT: duration(1000, "1s"),
+  DROVER_AGENT_HEARTBEAT_TIMEOUT: duration(1000, "1s"),
+  DROVER_JANITOR_GRACE: duration(0, "0s"),
+  DROVER_JANITOR_INTERVAL: duration(100, "100ms"),
+  EQUINIX_REQUEST_TIMEOUT: duration(100, "100ms"),
   DROVER_LOG_FORMAT: z.enum(["text", "json"], "must be text or json"),
   DROVER_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"], "must be debug, info, warn or error"),
 });
@@ -283,6 +324,7 @@ export function readConfig(env: Record<string, string | undefined>, args: string
         apiToken: c.EQUINIX_API_TOKEN!,
         projectId: c.EQUINIX_PROJECT_ID!,
         apiRateMs: c.EQUINIX_API_RATE,
+        requestTimeoutMs: c.EQUINIX_REQUEST_TIMEOUT,
       }
       : undefined,
     ssh: c.DROVER_SSH_KEY ? { keyPath: c.DROVER_SSH_KEY, agentPath: c.DROVER_AGENT_PATH! } : undefined,
@@ -294,6 +336,13 @@ export function readConfig(env: Record<string, string | undefined>, args: string
     recovererParallelism: c.DROVER_RECOVERER_PARALLELISM,
     dbRate: c.DROVER_DB_RATE,
     deviceCreationRate: c.DROVER_DEVICE_CREATION_RATE,
+    agentHeartbeatIntervalSeconds: Math.round(c.DROVER_AGENT_HEARTBEAT_INTERVAL / 1000),
+    recoveryTimeouts: {
+      startTimeoutSeconds: Math.round(c.DROVER_AGENT_START_TIMEOUT / 1000),
+      heartbeatTimeoutSeconds: Math.round(c.DROVER_AGENT_HEARTBEAT_TIMEOUT / 1000),
+    },
+    janitorGraceSeconds: Math.round(c.DROVER_JANITOR_GRACE / 1000),
+    janitorIntervalMs: c.DROVER_JANITOR_INTERVAL,
     provisionerIntervalMs: raw.DROVER_PROVISIONER_INTERVAL === "30s" ? undefined : c.DROVER_PROVISIONER_INTERVAL,
     updaterIntervalMs: raw.DROVER_UPDATER_INTERVAL === "60s" ? undefined : c.DROVER_UPDATER_INTERVAL,
     logFormat: c.DROVER_LOG_FORMAT,

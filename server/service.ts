@@ -77,8 +77,10 @@ class Teardown {
 
   async run(): Promise<void> {
     for (const step of this.#steps.splice(0).reverse()) {
+      const started = performance.now();
       try {
         await step.run();
+        this.logger.debug("stopped", { step: step.name, ms: Math.round(performance.now() - started) });
       } catch (error) {
         this.logger.warn("shutdown step failed", { step: step.name, error });
       }
@@ -117,6 +119,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         token: config.equinix.apiToken,
         projectId: config.equinix.projectId,
         apiRate: config.equinix.apiRateMs,
+        requestTimeoutMs: config.equinix.requestTimeoutMs,
       });
       parts.provider = `Equinix Metal API at ${config.equinix.apiUrl}, project ${config.equinix.projectId}`;
     } else {
@@ -135,7 +138,12 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     let reservationStore: ReservationStore;
     let reservations: Value<readonly ReservationView[]>;
     if (config.etcdEndpoints) {
-      const etcd = new Etcd3({ hosts: config.etcdEndpoints });
+      // A deadline on every unary call: after an etcd restart or partition a call must fail
+      // (and be retried at the next pass), not hang a loop and with it the shutdown.
+      const etcd = new Etcd3({
+        hosts: config.etcdEndpoints,
+        defaultCallOptions: (context) => context.isStream ? {} : { deadline: Date.now() + 5000 },
+      });
       teardown.add("etcd", () => etcd.close());
       teardown.add("etcd watchers", () => stopping.abort());
       reservationStore = etcdReservationStore(etcd);
@@ -196,8 +204,13 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         ...(embedded ? { chunkSize: 8 } : {}),
       },
       updater: { intervalMs: config.updaterIntervalMs ?? (embedded ? 500 : 60_000) },
-      initializer: { parallelism: config.initializerParallelism, ...(embedded ? { idleWaitMs: 250 } : {}) },
-      recoverer: { parallelism: config.recovererParallelism },
+      initializer: {
+        parallelism: config.initializerParallelism,
+        heartbeatIntervalSeconds: config.agentHeartbeatIntervalSeconds,
+        ...(embedded ? { idleWaitMs: 250 } : {}),
+      },
+      recoverer: { parallelism: config.recovererParallelism, timeouts: config.recoveryTimeouts },
+      janitor: { sessionGraceSeconds: config.janitorGraceSeconds, intervalMs: config.janitorIntervalMs },
       reservations: { store: reservationStore, ...(embedded ? { intervalMs: 5000 } : {}) },
     });
 
@@ -216,7 +229,12 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         bmdb,
         logger,
         registry,
-        admin: { access: { adminToken, readonlyToken: config.readonlyToken }, hub, ui },
+        admin: {
+          access: { adminToken, readonlyToken: config.readonlyToken },
+          hub,
+          ui,
+          recoveryTimeouts: config.recoveryTimeouts,
+        },
       }),
       config.listen,
     );
