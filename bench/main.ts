@@ -6,7 +6,9 @@
  * (pgbench, bench/anchor) at 1, 4 and 16 clients; Drover at 1, 4 and 16
  * workers on 10,000 machines, then on 100,000; the cost of an idle poll;
  * PGlite in memory at 1 worker; Event Values; and the Metal API simulator's
- * throughput and the client's own cost per call. Prints a table and writes
+ * throughput and the client's own cost per call; a fleet's bring-up from
+ * hardware reservations to heartbeating agents, and the agent API's
+ * heartbeats per second (issue 6). Prints a table and writes
  * bench/results/latest.json. `--help` for the options.
  *
  * @module
@@ -31,7 +33,14 @@ import { type BenchPlan, parsePlan } from "./plan.ts";
 import { driverRawSql, postgresRawSql } from "./raw_sql.ts";
 import { type BenchReport, formatReport, writeReport } from "./report.ts";
 import { type EquinixBenchResult, measureEquinix } from "./equinix.ts";
+// Issue 6's measurements are imported when they run: their modules (loops, server, simulator) would
+// otherwise count in the RSS the 16-worker configurations measure.
+import type { FleetBringupResult } from "./fleet_bringup.ts";
+import type { AgentApiResult } from "./agent_api.ts";
 import {
+  AGENT_API_HEARTBEATS_PER_SECOND,
+  checkAgentApiTargets,
+  checkBringupTargets,
   checkEquinixTargets,
   checkEventTargets,
   checkTargets,
@@ -311,6 +320,38 @@ async function main(): Promise<number> {
       idlePolls.push(result.idlePoll);
       changeFeed ??= result.changeFeed;
     }
+    const { bringupSettings, measureFleetBringup } = await import("./fleet_bringup.ts");
+    const fleetBringup: FleetBringupResult = await measureFleetBringup(
+      server,
+      bringupSettings(plan.quick ? 500 : 10_000, plan.quick ? 120 : 480),
+      progress,
+    );
+    progress(
+      `fleet bring-up of ${fleetBringup.settings.machines} machines: ` +
+        (fleetBringup.complete
+          ? `all heartbeating after ${(fleetBringup.heartbeating.allMs / 1000).toFixed(1)} s`
+          : `INCOMPLETE after ${(fleetBringup.elapsedMs / 1000).toFixed(0)} s (${fleetBringup.heartbeating.reached} ` +
+            "heartbeating)") +
+        `, ${fleetBringup.transactions.perMachine.toFixed(2)} transactions and ` +
+        `${fleetBringup.apiRequests.perMachine.toFixed(2)} Metal API requests per machine, limiters ` +
+        (fleetBringup.claimLimiter.held && fleetBringup.creationLimiter.held ? "held" : "EXCEEDED"),
+    );
+    const { AGENT_API_CONCURRENCY, AGENT_API_MACHINES, measureAgentApi } = await import("./agent_api.ts");
+    const agentApi: AgentApiResult = await measureAgentApi(server, {
+      machines: AGENT_API_MACHINES,
+      concurrency: AGENT_API_CONCURRENCY,
+      seconds: plan.quick ? 2 : plan.seconds,
+      warmupSeconds: plan.quick ? 1 : 2,
+      runs: plan.runs,
+    }, (run, i) =>
+      progress(
+        `agent API run ${i + 1}/${plan.runs}: ${run.acceptedPerSecond.toFixed(0)} heartbeats/s accepted` +
+          (Object.keys(run.errors).length > 0 ? ` (NOT 204: ${JSON.stringify(run.errors)})` : "") +
+          `, p50 ${run.p50Ms.toFixed(2)} ms p99 ${run.p99Ms.toFixed(2)} ms, ${
+            run.heartbeatsPerStatement.toFixed(1)
+          } per statement, CPU/heartbeat ${run.cpuUs.server.toFixed(0)} µs server + ` +
+          `${run.cpuUs.postgres.toFixed(0)} µs PostgreSQL + ${run.cpuUs.loadGenerator.toFixed(0)} µs load generator`,
+      ));
     await server.stop();
     const pglite = await benchPglite(plan);
     fleets.push(pglite.fleet);
@@ -349,6 +390,8 @@ async function main(): Promise<number> {
       idlePolls,
       events,
       equinix,
+      fleetBringup,
+      agentApi,
       targets: [
         ...checkTargets({
           anchorUnitsPerSecond: new Map(anchorMedian.map((a) => [a.clients, a.unitsPerSecond])),
@@ -357,6 +400,8 @@ async function main(): Promise<number> {
         }),
         ...checkEventTargets(events),
         ...checkEquinixTargets(equinix),
+        ...checkBringupTargets(fleetBringup),
+        ...checkAgentApiTargets(agentApi, new Map(anchorMedian.map((a) => [a.clients, a.unitsPerSecond]))),
       ],
       notes: [
         `A unit (${plan.unit}) is ${UNIT_DESCRIPTION[plan.unit]} The second table (${otherUnitOf(plan.unit)}) is ` +
@@ -374,6 +419,13 @@ async function main(): Promise<number> {
         `${plan.liveSessions} live sessions: the workers' own (heartbeating) plus idle rows with a day-long deadline.`,
         "PGlite is opened as openBmdb() without databaseUrl opens it (PGlite.create('memory://') and the BMDB's " +
         "PGlite driver), kept by the bench to seed it with raw SQL; the recycler shares its one backend.",
+        "Fleet bring-up: one run, every part in this process (simulator, client with apiRate 0, loops, agent API, " +
+        "the agents themselves), so the agents' signing and HTTP share the control plane's CPU. Transactions are " +
+        "pg_stat_database's commits + rollbacks of its fresh database over the run, read after every connection " +
+        "closed; limiters held when no window between two tokens got more than burst + window/interval.",
+        `Agent API: the issue's ${AGENT_API_HEARTBEATS_PER_SECOND} heartbeats/s is an absolute figure; DESIGN.md ` +
+        "reads such figures as ratios to the anchor, so the ratio to the anchor's 16-client units/s is checked too. " +
+        "The load generator runs in its own process; the server (this process) is one JavaScript thread.",
       ],
     };
     console.log(formatReport(report));

@@ -12,8 +12,13 @@ import type { IdlePollResult } from "./idle_poll.ts";
 import type { MachineInfo } from "./machine_info.ts";
 import type { BenchPlan } from "./plan.ts";
 import type { EquinixBenchResult } from "./equinix.ts";
+import type { AgentApiResult } from "./agent_api.ts";
+import type { FleetBringupResult, Milestone } from "./fleet_bringup.ts";
 import type { EventResults } from "./targets.ts";
 import {
+  AGENT_API_ANCHOR_CLIENTS,
+  AGENT_API_HEARTBEATS_PER_SECOND,
+  AGENT_API_RATIO_TO_ANCHOR_16,
   CLAIM_P99_GROWTH_AT_MOST,
   fleetLabel,
   PGLITE_FLOOR_UNITS_PER_SECOND,
@@ -51,6 +56,10 @@ export interface BenchReport {
   events: EventResults;
   /** The Metal API simulator and client; absent when the bench skipped them. */
   equinix?: EquinixBenchResult;
+  /** Issue 6: simulated machines from hardware reservations to heartbeating; absent when skipped. */
+  fleetBringup?: FleetBringupResult;
+  /** Issue 6: the agent API's accepted heartbeats per second; absent when skipped. */
+  agentApi?: AgentApiResult;
   targets: TargetCheck[];
   notes: string[];
 }
@@ -85,6 +94,106 @@ function maxOf(values: (number | undefined)[]): number | undefined {
 
 function mib(bytes: number | undefined): string {
   return bytes === undefined ? "-" : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
+function seconds(ms: number): string {
+  return fixed(ms / 1000, 1);
+}
+
+/** Issue 6: the bring-up's stages and costs, and the agent API's heartbeats. */
+function fleetSection(r: BenchReport, anchor: ReadonlyMap<number, number>): string[] {
+  const lines: string[] = [];
+  const b = r.fleetBringup;
+  if (b) {
+    const s = b.settings;
+    const stage = (name: string, m: Milestone) => [
+      name,
+      String(m.reached),
+      seconds(m.firstMs),
+      seconds(m.medianMs),
+      seconds(m.allMs),
+    ];
+    const retried = Object.entries(b.transactions.retriedBy).map(([what, n]) => `${n} ${what}`).join(", ");
+    const ops = Object.entries(b.apiRequests.byOperation).map(([op, n]) => `${op} ${n}`).join(", ");
+    const limiter = (name: string, l: typeof b.claimLimiter) => {
+      const over = fixed(l.worstWindowTokensOverRate, 2);
+      return `${name} limiter (one per ${l.intervalMs} ms, burst ${l.burst}): ${l.tokens} tokens in ` +
+        `${seconds(l.elapsedMs)} s, allowance ${fixed(l.allowance, 0)}; at most ${over} tokens in any window beyond ` +
+        `its rate (burst ${l.burst}): ${l.held ? "held" : "EXCEEDED"}`;
+    };
+    const { commits, rollbacks, perMachine } = b.transactions;
+    const requests = fixed(b.apiRequests.perMachine, 2);
+    lines.push(
+      `Fleet bring-up (issue 6), ${s.machines} simulated machines from hardware reservations to heartbeating, ` +
+        `in-process: ${b.complete ? "complete" : "INCOMPLETE"} in ${seconds(b.elapsedMs)} s`,
+      table(
+        ["stage", "machines", "first s", "median s", "all s"],
+        [
+          stage("device created", b.devicesCreated),
+          stage("agent started", b.agentsStarted),
+          stage("first heartbeat accepted", b.heartbeating),
+        ],
+        (i) => i >= 1,
+      ),
+      `Per machine: ${fixed(perMachine, 2)} database transactions (${commits} commits, ${rollbacks} rollbacks; ` +
+        `retried: ${retried || "none"}), ${requests} Metal API requests (${ops})`,
+      limiter("Claim", b.claimLimiter),
+      limiter("Device-creation", b.creationLimiter),
+      `CPU over the bring-up: this process (loops, server, agents, simulator) ${fixed(b.cpu.processCores, 2)} cores, ` +
+        `PostgreSQL ${fixed(b.cpu.serverCores, 2)}; ${b.warnings} warnings, ${b.errors} errors logged` +
+        (b.firstProblems.length > 0 ? ` (first: ${b.firstProblems[0]})` : ""),
+      `Settings: simulator queued ${s.simulator.queuedMs} ms + provisioning ${s.simulator.provisioningMs} ms, client ` +
+        `apiRate 0 and per_page ${s.clientPageSize}; provisioner chunk ${s.provisioner.chunkSize} every ` +
+        `${s.provisioner.intervalMs} ms; updater every ${s.updater.intervalMs} ms; initializer ` +
+        `${s.initializer.parallelism} workers, agents heartbeat every ${s.initializer.heartbeatIntervalSeconds} s; ` +
+        `recoverer ${s.recoverer.parallelism} worker`,
+      "",
+    );
+  }
+  const a = r.agentApi;
+  if (a) {
+    const anchor16 = anchor.get(AGENT_API_ANCHOR_CLIENTS);
+    const ratio = anchor16 ? a.median.acceptedPerSecond / anchor16 : NaN;
+    lines.push(
+      `Agent API (issue 6): signed heartbeats from a separate process, ${a.machines} machines, ${a.concurrency} in ` +
+        `flight, ${r.plan.runs} run(s) of ${a.seconds} s, medians:`,
+      table(
+        [
+          "heartbeats/s",
+          `>= ${AGENT_API_HEARTBEATS_PER_SECOND}`,
+          `anchor ${AGENT_API_ANCHOR_CLIENTS}c`,
+          "ratio",
+          `>= ${AGENT_API_RATIO_TO_ANCHOR_16.toFixed(2)}`,
+          "runs",
+          "p50 ms",
+          "p99 ms",
+          "per statement",
+          "non-204",
+          "CPU µs/heartbeat: server",
+          "PostgreSQL",
+          "load generator",
+        ],
+        [[
+          fixed(a.median.acceptedPerSecond, 0),
+          mark(a.median.acceptedPerSecond >= AGENT_API_HEARTBEATS_PER_SECOND),
+          fixed(anchor16, 0),
+          fixed(ratio, 2),
+          mark(ratio >= AGENT_API_RATIO_TO_ANCHOR_16),
+          a.runs.map((x) => x.acceptedPerSecond.toFixed(0)).join(" / "),
+          fixed(a.median.p50Ms, 2),
+          fixed(a.median.p99Ms, 2),
+          fixed(a.median.heartbeatsPerStatement, 1),
+          String(a.errors),
+          fixed(a.median.cpuUs.server, 0),
+          fixed(a.median.cpuUs.postgres, 0),
+          fixed(a.median.cpuUs.loadGenerator, 0),
+        ]],
+        (i) => i !== 1 && i !== 4 && i !== 5,
+      ),
+      "",
+    );
+  }
+  return lines;
 }
 
 /** The terminal summary: configurations, the anchor, other figures, targets. */
@@ -313,6 +422,7 @@ export function formatReport(r: BenchReport): string {
     "",
     ...other,
     "",
+    ...fleetSection(r, anchor),
     targets,
     "",
     ...(noisy.length > 0
