@@ -22,6 +22,7 @@ import { ApiError } from "./api_error.ts";
 import type { AuthVariables } from "./auth.ts";
 import type { EventHub } from "./event_hub.ts";
 import { machineTimeline } from "./timeline.ts";
+import { parseJsonBody } from "./json_body.ts";
 
 export interface AdminApiOptions {
   bmdb: Bmdb;
@@ -81,19 +82,7 @@ const bulkRetrySchema = z.strictObject({
 });
 
 async function body<S extends z.ZodType>(request: Request, schema: S): Promise<z.infer<S>> {
-  let json: unknown;
-  try {
-    json = await request.json();
-  } catch (error) {
-    throw new ApiError(400, `body is not JSON: ${(error as Error).message}`);
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue.path.join(".");
-    throw new ApiError(400, field ? `${field}: ${issue.message}` : issue.message, field || undefined);
-  }
-  return parsed.data;
+  return parseJsonBody(new Uint8Array(await request.arrayBuffer()), schema);
 }
 
 /** Exactly one of selection and filter. */

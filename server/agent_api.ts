@@ -21,12 +21,12 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { Counter, type Registry } from "prom-client";
-import { z } from "zod";
-import { type AgentReportOutcome, type Bmdb, InvalidArgumentError, type Logger } from "../bmdb/mod.ts";
+import type { AgentReportOutcome, Bmdb, Logger } from "../bmdb/mod.ts";
 import { AGENT_API_PREFIX, AgentEndpoint, importPublicKey, SIGNATURE_HEADER, verifyWithKey } from "../agent/mod.ts";
 import { hardwareReportRequestSchema, heartbeatRequestSchema } from "./agent_schemas.ts";
 import { AgentKeyCache } from "./agent_key_cache.ts";
-import { ApiError } from "./api_error.ts";
+import { parseJsonBody } from "./json_body.ts";
+import { answerError, ApiError } from "./api_error.ts";
 
 export interface AgentApiOptions {
   bmdb: Bmdb;
@@ -109,13 +109,10 @@ export function agentApi(options: AgentApiOptions): Hono {
       }
       return c.body(null, 204);
     } catch (error) {
-      if (error instanceof ApiError) {
-        status = error.status;
-        return c.json(error.toJSON(), error.status);
-      }
-      if (error instanceof InvalidArgumentError) {
-        status = 400;
-        return c.json({ error: error.message }, 400);
+      const refusal = answerError(error, c);
+      if (refusal) {
+        status = refusal.status;
+        return refusal;
       }
       status = 500;
       logger.error("agent API request failed", { endpoint, error });
@@ -136,30 +133,14 @@ export function agentApi(options: AgentApiOptions): Hono {
   }));
   app.post(
     AgentEndpoint.Heartbeat,
-    handle(AgentEndpoint.Heartbeat, (bytes) => parseBody(bytes, heartbeatRequestSchema)),
+    handle(AgentEndpoint.Heartbeat, (bytes) => parseJsonBody(bytes, heartbeatRequestSchema)),
   );
   app.post(
     AgentEndpoint.HardwareReport,
     handle(AgentEndpoint.HardwareReport, (bytes) => {
-      const body = parseBody(bytes, hardwareReportRequestSchema);
+      const body = parseJsonBody(bytes, hardwareReportRequestSchema);
       return { ...body, report: encoder.encode(JSON.stringify(body.report)) };
     }),
   );
   return app;
-}
-
-function parseBody<S extends z.ZodType>(bytes: Uint8Array, schema: S): z.infer<S> {
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (error) {
-    throw new ApiError(400, `body is not JSON: ${(error as Error).message}`);
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue.path.join(".");
-    throw new ApiError(400, field ? `${field}: ${issue.message}` : issue.message, field || undefined);
-  }
-  return parsed.data;
 }

@@ -11,4 +11,5 @@ export { ApiError } from "./api_error.ts";
 export { type AccessOptions, type Role, TOKEN_COOKIE } from "./auth.ts";
 export { EventHub, type EventHubOptions, type LiveSources } from "./event_hub.ts";
 export { listen, type RunningServer } from "./listen.ts";
+export { type LiveFeed, openLiveFeed } from "./live_feed.ts";
 export type { TimelineEntry } from "./timeline.ts";

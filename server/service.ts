@@ -17,16 +17,7 @@
 import { Etcd3 } from "etcd3";
 import type { Hono } from "hono";
 import { Registry } from "prom-client";
-import {
-  type ActiveWork,
-  type Bmdb,
-  type BmdbCounts,
-  type FeedList,
-  type FeedSession,
-  type Logger,
-  openBmdb,
-  type WorkBackoff,
-} from "../bmdb/mod.ts";
+import { type Bmdb, type Logger, openBmdb } from "../bmdb/mod.ts";
 import { EquinixClient } from "../equinix/mod.ts";
 import { type Simulator, startSimulator } from "../equinix/simulator/mod.ts";
 import { MemoryValue, type Value } from "../event/mod.ts";
@@ -46,7 +37,7 @@ import {
 } from "../loops/mod.ts";
 import type { Config } from "./config.ts";
 import { claimDataDir, type DataDir } from "./data_dir.ts";
-import { EventHub } from "./event_hub.ts";
+import { openLiveFeed } from "./live_feed.ts";
 import { listen, type RunningServer } from "./listen.ts";
 import { serverApp } from "./app.ts";
 
@@ -177,15 +168,6 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         "not started: set DROVER_SSH_KEY and DROVER_AGENT_PATH, or DROVER_SIM_AGENTS (initializer and recoverer are off)";
     }
 
-    const values = {
-      counts: new MemoryValue<BmdbCounts>(),
-      sessions: new MemoryValue<FeedList<FeedSession>>(),
-      activeWork: new MemoryValue<FeedList<ActiveWork>>(),
-      backoffs: new MemoryValue<FeedList<WorkBackoff>>(),
-    };
-    const feed = await bmdb.openChangeFeed({ values });
-    teardown.add("change feed", () => feed.close());
-
     const registry = new Registry();
     const embedded = !config.equinix;
     const plane: ControlPlane = startControlPlane({
@@ -214,14 +196,9 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       reservations: { store: reservationStore, ...(embedded ? { intervalMs: 5000 } : {}) },
     });
 
-    const hub = new EventHub({
-      counts: values.counts,
-      sessions: values.sessions,
-      work: values.activeWork,
-      backoffs: values.backoffs,
-      reservations,
-      provisioner: plane.provisioner.status,
-    });
+    teardown.add("control loops", () => plane.stop()); // here, so that a failure below stops them too
+
+    const live = await openLiveFeed(bmdb, { reservations, provisioner: plane.provisioner.status });
     const ui = await options.ui;
     parts.dashboard = ui ? "served at /" : "not built (see the log)";
     const server: RunningServer = listen(
@@ -231,7 +208,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         registry,
         admin: {
           access: { adminToken, readonlyToken: config.readonlyToken },
-          hub,
+          hub: live.hub,
           ui,
           recoveryTimeouts: config.recoveryTimeouts,
         },
@@ -239,15 +216,20 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       config.listen,
     );
     teardown.add("HTTP server", () => server.shutdown());
-    teardown.add("event streams", () => hub.close()); // before the server: its shutdown waits for open streams
-    teardown.add("control loops", () => plane.stop());
+    // Before the HTTP server: its shutdown waits for open event streams.
+    teardown.add("event streams and change feed", () => live.close());
 
     let stopped: Promise<void> | undefined;
     return {
       url: server.url,
       loginUrl: `${server.url}/?token=${encodeURIComponent(adminToken)}`,
       parts,
-      stop: () => stopped ??= teardown.run(),
+      // The loops first (they stop claiming and release held work), then the rest, newest first.
+      stop: () =>
+        stopped ??= (async () => {
+          await plane.stop();
+          await teardown.run();
+        })(),
     };
   } catch (error) {
     await teardown.run();

@@ -13,8 +13,15 @@ import type { Hono } from "hono";
 import { Registry } from "prom-client";
 import type { ProvisionerStatus, ReservationView } from "../../loops/mod.ts";
 import { MemoryValue } from "../../event/mod.ts";
-import type { ActiveWork, BmdbCounts, FeedList, FeedSession, RecoveryTimeouts, WorkBackoff } from "../../bmdb/mod.ts";
-import { EventHub, type EventHubOptions, listen, type RunningServer, serverApp } from "../../server/mod.ts";
+import type { RecoveryTimeouts } from "../../bmdb/mod.ts";
+import {
+  type EventHub,
+  type EventHubOptions,
+  listen,
+  openLiveFeed,
+  type RunningServer,
+  serverApp,
+} from "../../server/mod.ts";
 import type { TestBmdb } from "./bmdb.ts";
 import { quietLogger } from "./quiet_logger.ts";
 
@@ -36,25 +43,12 @@ export async function startAdminServer(
   t: TestBmdb,
   options: { ui?: Hono; hub?: EventHubOptions; recoveryTimeouts?: RecoveryTimeouts; bulkLimit?: number } = {},
 ): Promise<AdminServer> {
-  const values = {
-    counts: new MemoryValue<BmdbCounts>(),
-    sessions: new MemoryValue<FeedList<FeedSession>>(),
-    activeWork: new MemoryValue<FeedList<ActiveWork>>(),
-    backoffs: new MemoryValue<FeedList<WorkBackoff>>(),
-  };
-  const feed = await t.bmdb.openChangeFeed({ values, minRefreshIntervalMs: 20 });
   const reservations = new MemoryValue<readonly ReservationView[]>();
   reservations.set([]);
   const provisioner = new MemoryValue<ProvisionerStatus | null>();
   provisioner.set(null);
-  const hub = new EventHub({
-    counts: values.counts,
-    sessions: values.sessions,
-    work: values.activeWork,
-    backoffs: values.backoffs,
-    reservations,
-    provisioner,
-  }, options.hub);
+  const live = await openLiveFeed(t.bmdb, { reservations, provisioner, hub: options.hub, minRefreshIntervalMs: 20 });
+  const hub = live.hub;
   const adminToken = `admin-${crypto.randomUUID()}`;
   const readonlyToken = `readonly-${crypto.randomUUID()}`;
   const registry = new Registry();
@@ -76,9 +70,8 @@ export async function startAdminServer(
   let stopped: Promise<void> | undefined;
   const stop = () =>
     stopped ??= (async () => {
-      hub.close(); // before shutdown: it waits for open event streams
+      await live.close(); // before shutdown: it waits for open event streams
       await server.shutdown();
-      await feed.close();
     })();
   return {
     url: server.url,
