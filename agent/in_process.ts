@@ -43,3 +43,48 @@ export async function startInProcessAgent(
     },
   };
 }
+
+/**
+ * In-process agents by key (a machine), one per key: a new start replaces
+ * the running one, as a new upload would on a machine that kept running.
+ */
+export class InProcessAgents {
+  readonly #agents = new Map<string, InProcessAgent>();
+
+  /** Starts an agent for `key` on `host`; `onExit` learns why it ended. */
+  async start(
+    key: string,
+    host: AgentHost,
+    init: TakeoverInit,
+    options: AgentOptions,
+    onExit?: (exit: AgentExit | "machine down") => void,
+  ): Promise<InProcessAgent> {
+    const running = await startInProcessAgent(host, init, options);
+    const previous = this.#agents.get(key);
+    this.#agents.set(key, running);
+    previous?.stop();
+    running.exited.then((exit) => {
+      if (this.#agents.get(key) === running) this.#agents.delete(key);
+      onExit?.(exit);
+    });
+    return running;
+  }
+
+  /** Keys with an agent running. */
+  get keys(): string[] {
+    return [...this.#agents.keys()];
+  }
+
+  /** Stops the agent of `key`; false when none runs. */
+  async stop(key: string): Promise<boolean> {
+    const running = this.#agents.get(key);
+    if (!running) return false;
+    await running.stop();
+    return true;
+  }
+
+  /** Stops every agent and waits until they have. */
+  async close(): Promise<void> {
+    await Promise.all(this.keys.map((key) => this.stop(key)));
+  }
+}

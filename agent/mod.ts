@@ -15,7 +15,7 @@
  * @module
  */
 export { Agent, type AgentExit, type AgentOptions, type AgentState, validateTakeoverInit } from "./agent.ts";
-export { type AgentHost, type InProcessAgent, startInProcessAgent } from "./in_process.ts";
+export { type AgentHost, type InProcessAgent, InProcessAgents, startInProcessAgent } from "./in_process.ts";
 export { type CollectHardwareOptions, collectHardwareReport, simulatedHardwareReport } from "./hardware.ts";
 export {
   AGENT_API_PREFIX,

@@ -16,7 +16,8 @@ import {
   toActiveWork,
 } from "./queries_feed.ts";
 import type { ProcessCounts } from "./queries_stats.ts";
-import { sql } from "./sql.ts";
+import { type Sql, sql } from "./sql.ts";
+import type { Row } from "./driver.ts";
 import * as check from "./validate.ts";
 
 /** A live session, with its deadline. */
@@ -29,19 +30,21 @@ export interface LiveSession {
   deadline: Date;
 }
 
-/** Live sessions, oldest first, the first `limit` (1..10,000, default 1,000). */
-export function listLiveSessions(params: { limit?: number } = {}): QuerySpec<LiveSession[]> {
+/** Live sessions, oldest first: the first `limit` (1..10,000, default 1,000), and how many there are. */
+export function listLiveSessions(params: { limit?: number } = {}): QuerySpec<FeedList<LiveSession>> {
   const limit = check.integer("limit", check.options("params", params).limit ?? 1000, { min: 1, max: 10_000 });
   return {
     name: "listLiveSessions",
     kind: "read",
     build: () =>
       sql`SELECT session_id, session_component_name, session_runtime_info, session_created_at,
-          session_interval_seconds, session_deadline
+          session_interval_seconds, session_deadline, count(*) OVER ()::int AS total
         FROM sessions WHERE session_deadline > now()
         ORDER BY session_created_at, session_id LIMIT ${limit}::int`,
-    map: (rows) =>
-      rows.map((r) => ({
+    map: (rows) => ({
+      // count(*) OVER () is computed before the LIMIT: the total of all live sessions.
+      total: rows.length === 0 ? 0 : Number(rows[0].total),
+      rows: rows.map((r) => ({
         sessionId: r.session_id as string,
         component: r.session_component_name as string,
         runtimeInfo: r.session_runtime_info as string,
@@ -49,6 +52,7 @@ export function listLiveSessions(params: { limit?: number } = {}): QuerySpec<Liv
         intervalSeconds: Number(r.session_interval_seconds),
         deadline: r.session_deadline as Date,
       })),
+    }),
   };
 }
 
@@ -92,30 +96,31 @@ export function historyRates(params: { minutes?: number } = {}): QuerySpec<Histo
 /** A list with its total and its count per process. */
 export type ListByProcess<T> = FeedList<T> & { byProcess: ProcessCounts };
 
-/** Work held by live sessions, oldest first: the first `limit` (1..10,000, default 1,000), the total, per process. */
-export function listWork(params: { limit?: number } = {}): QuerySpec<ListByProcess<ActiveWork>> {
+/** A feed topic's statement as a read: the first `limit` (1..10,000, default 1,000), the total, per process. */
+function listedByProcess<T>(
+  name: string,
+  params: { limit?: number },
+  statement: (p: { limit: number }) => Sql,
+  toResult: (rows: Row[]) => { list: FeedList<T>; byProcess?: ProcessCounts },
+): QuerySpec<ListByProcess<T>> {
   const limit = check.integer("limit", check.options("params", params).limit ?? 1000, { min: 1, max: 10_000 });
   return {
-    name: "listWork",
+    name,
     kind: "read",
-    build: () => listActiveWork({ limit }),
+    build: () => statement({ limit }),
     map: (rows) => {
-      const { list, byProcess } = toActiveWork(rows);
+      const { list, byProcess } = toResult(rows);
       return { ...list, byProcess: byProcess! };
     },
   };
 }
 
-/** Backoffs that have not run out, soonest to end first: the first `limit`, the total, per process. */
+/** Work held by live sessions, oldest first, with the total and the count per process. */
+export function listWork(params: { limit?: number } = {}): QuerySpec<ListByProcess<ActiveWork>> {
+  return listedByProcess("listWork", params, listActiveWork, toActiveWork);
+}
+
+/** Backoffs that have not run out, soonest to end first, with the total and the count per process. */
 export function listBackoffs(params: { limit?: number } = {}): QuerySpec<ListByProcess<WorkBackoff>> {
-  const limit = check.integer("limit", check.options("params", params).limit ?? 1000, { min: 1, max: 10_000 });
-  return {
-    name: "listBackoffs",
-    kind: "read",
-    build: () => listActiveBackoffs({ limit }),
-    map: (rows) => {
-      const { list, byProcess } = toActiveBackoffs(rows);
-      return { ...list, byProcess: byProcess! };
-    },
-  };
+  return listedByProcess("listBackoffs", params, listActiveBackoffs, toActiveBackoffs);
 }

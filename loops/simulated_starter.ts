@@ -8,7 +8,7 @@
  * @module
  */
 import type { Logger, MachineProvided } from "../bmdb/mod.ts";
-import { type InProcessAgent, simulatedHardwareReport, startInProcessAgent, type TakeoverInit } from "../agent/mod.ts";
+import { InProcessAgents, simulatedHardwareReport, type TakeoverInit } from "../agent/mod.ts";
 import type { SimulatedFleet } from "../equinix/simulator/mod.ts";
 import type { AgentStarter, StartedAgent } from "./agent_starter.ts";
 
@@ -27,7 +27,7 @@ export class SimulatedAgentStarter implements AgentStarter {
   readonly kind = "simulated";
   readonly #options: SimulatedAgentStarterOptions;
   /** By machine id: the agent last started there, while it runs. */
-  readonly #agents = new Map<string, InProcessAgent>();
+  readonly #agents = new InProcessAgents();
 
   constructor(options: SimulatedAgentStarterOptions) {
     this.#options = options;
@@ -40,40 +40,28 @@ export class SimulatedAgentStarter implements AgentStarter {
     if (!simulated.running) throw new Error(`simulated machine of device ${machine.providerId} is not running`);
     const { logger } = this.#options;
     const fields = { machineId: machine.machineId, providerId: machine.providerId };
-    const running = await startInProcessAgent(simulated, init, {
+    const running = await this.#agents.start(machine.machineId, simulated, init, {
       hardware: () => Promise.resolve(simulatedHardwareReport(machine.machineId)),
       fetch: this.#options.fetch,
       acceptGraceMs: this.#options.acceptGraceMs,
       retryMs: this.#options.retryMs,
       log: (line) => logger.debug(`simulated agent: ${line}`, fields),
-    });
-    // A second start on a machine that kept running (no reboot in between)
-    // replaces the agent, as a new upload would.
-    const previous = this.#agents.get(machine.machineId);
-    this.#agents.set(machine.machineId, running);
-    previous?.stop();
-    running.exited.then((exit) => {
-      if (this.#agents.get(machine.machineId) === running) this.#agents.delete(machine.machineId);
-      logger.info("simulated agent exited", { ...fields, exit });
-    });
+    }, (exit) => logger.info("simulated agent exited", { ...fields, exit }));
     return { agentPublicKey: running.agent.publicKey };
   }
 
   /** Machines with an agent running. */
   get running(): string[] {
-    return [...this.#agents.keys()];
+    return this.#agents.keys;
   }
 
   /** Stops the agent on a machine (a fault to inject: the machine stays up, its agent is gone). */
-  async stopAgent(machineId: string): Promise<boolean> {
-    const running = this.#agents.get(machineId);
-    if (!running) return false;
-    await running.stop();
-    return true;
+  stopAgent(machineId: string): Promise<boolean> {
+    return this.#agents.stop(machineId);
   }
 
   /** Stops every agent and waits until they have. */
-  async close(): Promise<void> {
-    await Promise.all([...this.#agents.keys()].map((id) => this.stopAgent(id)));
+  close(): Promise<void> {
+    return this.#agents.close();
   }
 }

@@ -152,11 +152,7 @@ export function adminApi(options: AdminApiOptions): Hono<Env> {
     });
   });
 
-  app.get("/sessions", async (c) => {
-    const rows = await bmdb.read((q) => q.listLiveSessions({ limit: 1000 }));
-    const { liveSessions } = await bmdb.read((q) => q.getCounts());
-    return c.json({ total: Math.max(liveSessions, rows.length), rows });
-  });
+  app.get("/sessions", async (c) => c.json(await bmdb.read((q) => q.listLiveSessions({ limit: 1000 }))));
   app.get("/work", async (c) => c.json(await bmdb.read((q) => q.listWork({ limit: 1000 }))));
   app.get("/backoffs", async (c) => c.json(await bmdb.read((q) => q.listBackoffs({ limit: 1000 }))));
 

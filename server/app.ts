@@ -14,6 +14,7 @@ import { adminApi } from "./admin_api.ts";
 import { answerError } from "./api_error.ts";
 import { type AccessOptions, type AuthVariables, hasAccess, logIn, loginPage, logOut, requireAccess } from "./auth.ts";
 import type { EventHub } from "./event_hub.ts";
+import { registerCountMetrics } from "./count_metrics.ts";
 
 export interface AdminOptions {
   access: AccessOptions;
@@ -67,6 +68,7 @@ export function serverApp(options: ServerAppOptions): Hono {
     });
     app.use("/api/v1/*", requireAccess(access));
     app.use("/metrics", requireAccess(access));
+    registerCountMetrics(registry, admin.hub);
     app.get("/metrics", async (c) => c.text(await registry.metrics(), 200, { "content-type": registry.contentType }));
     app.route(
       "/api/v1",

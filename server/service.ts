@@ -102,6 +102,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     parts.database = bmdb.target;
     const adminToken = config.adminToken ?? await (dataDir ?? await claimDir()).adminToken();
 
+    // One registry for everything /metrics shows: the provider client, the loops, the server.
+    const registry = new Registry();
     let sim: Simulator | undefined;
     let client: EquinixClient;
     if (config.equinix) {
@@ -111,6 +113,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         projectId: config.equinix.projectId,
         apiRate: config.equinix.apiRateMs,
         requestTimeoutMs: config.equinix.requestTimeoutMs,
+        registry,
       });
       parts.provider = `Equinix Metal API at ${config.equinix.apiUrl}, project ${config.equinix.projectId}`;
     } else {
@@ -120,7 +123,13 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         timing: { queuedMs: 100, provisioningMs: 600 },
       });
       teardown.add("simulator", () => sim!.close());
-      client = new EquinixClient({ baseUrl: sim.url, token: sim.token, projectId: sim.projectId, apiRate: 0 });
+      client = new EquinixClient({
+        baseUrl: sim.url,
+        token: sim.token,
+        projectId: sim.projectId,
+        apiRate: 0,
+        registry,
+      });
       parts.provider = `Metal API simulator in-process at ${sim.url} (${config.simReservations} reservations)`;
     }
     teardown.add("provider client", () => client.close());
@@ -168,7 +177,6 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         "not started: set DROVER_SSH_KEY and DROVER_AGENT_PATH, or DROVER_SIM_AGENTS (initializer and recoverer are off)";
     }
 
-    const registry = new Registry();
     const embedded = !config.equinix;
     const plane: ControlPlane = startControlPlane({
       bmdb,

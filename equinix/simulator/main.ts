@@ -13,30 +13,18 @@
  *
  * @module
  */
-import {
-  type InProcessAgent,
-  simulatedHardwareReport,
-  startInProcessAgent,
-  validateTakeoverInit,
-} from "../../agent/mod.ts";
+import { InProcessAgents, simulatedHardwareReport, validateTakeoverInit } from "../../agent/mod.ts";
 import { parseFlags, USAGE } from "./flags.ts";
 import { startSimulator } from "./simulator.ts";
 import type { SimulatedMachine, Simulator } from "./types.ts";
 
 /** Starts agents on machines, one per device: a new start replaces the running one. */
-function agentStarter() {
-  const agents = new Map<string, InProcessAgent>();
+function agentStarter(agents: InProcessAgents) {
   return async (machine: SimulatedMachine, deviceId: string, init: unknown) => {
     const checked = validateTakeoverInit(init);
     if (!machine.running) await machine.run(() => Promise.resolve()); // throws MachineNotRunningError
-    const running = await startInProcessAgent(machine, checked, {
+    const running = await agents.start(deviceId, machine, checked, {
       hardware: () => Promise.resolve(simulatedHardwareReport(checked.machineId)),
-    });
-    const previous = agents.get(deviceId);
-    agents.set(deviceId, running);
-    previous?.stop();
-    running.exited.then(() => {
-      if (agents.get(deviceId) === running) agents.delete(deviceId);
     });
     return running.agent.takeoverReply();
   };
@@ -44,13 +32,14 @@ function agentStarter() {
 
 async function main(args: readonly string[]): Promise<number> {
   let simulator: Simulator;
+  const agents = new InProcessAgents();
   try {
     const options = parseFlags(args);
     if (options === "help") {
       console.log(USAGE);
       return 0;
     }
-    simulator = await startSimulator({ ...options, startAgent: agentStarter() });
+    simulator = await startSimulator({ ...options, startAgent: agentStarter(agents) });
   } catch (error) {
     // parseArgs throws TypeErrors, the flags' and the simulator's checks RangeErrors: all say what was wrong.
     if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
@@ -68,6 +57,7 @@ async function main(args: readonly string[]): Promise<number> {
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
   const signal = await stop.promise;
   for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
+  await agents.close();
   await simulator.close();
   console.error(`Metal API simulator stopped (${signal})`);
   return 0;

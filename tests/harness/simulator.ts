@@ -24,6 +24,7 @@
  */
 import { AssertionError } from "node:assert";
 import { type Exchange, type Simulator, type SimulatorOptions, startSimulator } from "../../equinix/simulator/mod.ts";
+import { EquinixClient, type EquinixClientOptions } from "../../equinix/mod.ts";
 import { loadMetalOpenApi, type MetalOpenApi } from "./openapi.ts";
 
 /** A simulator that records every exchange and checks it against the OpenAPI file. */
@@ -98,4 +99,23 @@ export function exchangeProblems(api: MetalOpenApi, exchange: Exchange, index: n
     problems.push(...api.validateRequest(exchange.operationId, exchange.requestBody).map((p) => `request: ${p}`));
   }
   return problems.map((p) => `${where}: ${p}`);
+}
+
+/**
+ * A client of `sim` for tests: no API rate and short retry backoffs, so
+ * injected faults cost milliseconds; `options` override any of it.
+ */
+export function simulatorClient(
+  sim: { url: string; token: string; projectId: string },
+  options: Partial<EquinixClientOptions> = {},
+): EquinixClient {
+  return new EquinixClient({
+    baseUrl: sim.url,
+    token: sim.token,
+    projectId: sim.projectId,
+    apiRate: 0,
+    initialBackoffMs: 5,
+    maxBackoffMs: 20,
+    ...options,
+  });
 }

@@ -12,11 +12,10 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { type Bmdb, HistoryEvent, Process } from "../../bmdb/mod.ts";
-import { EquinixClient } from "../../equinix/mod.ts";
 import { SimulatedAgentStarter, startControlPlane, TokenBucket } from "../../loops/mod.ts";
 import { listen, serverApp } from "../../server/mod.ts";
 import { bmdbTest, type TestBmdb } from "../harness/bmdb.ts";
-import { type CheckedSimulator, startCheckedSimulator } from "../harness/simulator.ts";
+import { type CheckedSimulator, simulatorClient, startCheckedSimulator } from "../harness/simulator.ts";
 import { quietLogger } from "../harness/quiet_logger.ts";
 import { waitFor } from "../harness/wait.ts";
 
@@ -34,15 +33,7 @@ async function startFleet(t: TestBmdb, faults: { serverErrorRate: number; lostRe
     reservations: FLEET,
     timing: { queuedMs: 50, provisioningMs: 300, rebootMs: 300, deprovisionMs: 50 },
   });
-  const client = new EquinixClient({
-    baseUrl: sim.url,
-    token: sim.token,
-    projectId: sim.projectId,
-    apiRate: 0,
-    initialBackoffMs: 5,
-    maxBackoffMs: 50,
-    requestTimeoutMs: 1000, // how a lost reply shows
-  });
+  const client = simulatorClient(sim, { maxBackoffMs: 50, requestTimeoutMs: 1000 }); // a lost reply shows in 1 s
   const registry = new Registry();
   const server = listen(serverApp({ bmdb: t.bmdb, logger: quietLogger, registry }), { hostname: "127.0.0.1", port: 0 });
   const starter = new SimulatedAgentStarter({ fleet: sim.fleet, logger: quietLogger, retryMs: 100 });

@@ -13,7 +13,7 @@ import { Provider } from "../../bmdb/mod.ts";
 import { EquinixClient } from "../../equinix/mod.ts";
 import { Provisioner, TokenBucket } from "../../loops/mod.ts";
 import { bmdbTest, type TestBmdb } from "../harness/bmdb.ts";
-import { type CheckedSimulator, startCheckedSimulator } from "../harness/simulator.ts";
+import { type CheckedSimulator, simulatorClient, startCheckedSimulator } from "../harness/simulator.ts";
 import { quietLogger } from "../harness/quiet_logger.ts";
 
 const TAG = "drover-managed";
@@ -30,15 +30,7 @@ async function fixture(
   options: { reservations: number; maxDevices: number; chunkSize: number; requestTimeoutMs?: number },
 ): Promise<Fixture> {
   const sim = await startCheckedSimulator({ reservations: options.reservations, metros: ["sv", "da"] });
-  const client = new EquinixClient({
-    baseUrl: sim.url,
-    token: sim.token,
-    projectId: sim.projectId,
-    apiRate: 0,
-    initialBackoffMs: 5,
-    maxBackoffMs: 20,
-    requestTimeoutMs: options.requestTimeoutMs ?? 5000,
-  });
+  const client = simulatorClient(sim, { requestTimeoutMs: options.requestTimeoutMs ?? 5000 });
   const registry = new Registry();
   const provisioner = new Provisioner(t.bmdb, client, {
     maxDevices: options.maxDevices,

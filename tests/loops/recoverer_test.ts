@@ -10,10 +10,9 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { Process, Provider } from "../../bmdb/mod.ts";
-import { EquinixClient } from "../../equinix/mod.ts";
 import { loopMetrics, LoopRunner, Provisioner, Recoverer, TokenBucket } from "../../loops/mod.ts";
 import { bmdbTest, countRows, type TestBmdb } from "../harness/bmdb.ts";
-import { type CheckedSimulator, startCheckedSimulator } from "../harness/simulator.ts";
+import { type CheckedSimulator, simulatorClient, startCheckedSimulator } from "../harness/simulator.ts";
 import { quietLogger } from "../harness/quiet_logger.ts";
 import { waitFor, within } from "../harness/wait.ts";
 
@@ -31,15 +30,7 @@ async function fixture(t: TestBmdb): Promise<Fixture> {
     reservations: 1,
     timing: { queuedMs: 10, provisioningMs: 50, rebootMs: 800, deprovisionMs: 10 },
   });
-  const client = new EquinixClient({
-    baseUrl: sim.url,
-    token: sim.token,
-    projectId: sim.projectId,
-    apiRate: 0,
-    initialBackoffMs: 5,
-    maxBackoffMs: 20,
-    requestTimeoutMs: 300,
-  });
+  const client = simulatorClient(sim, { requestTimeoutMs: 300 });
   const registry = new Registry();
   await new Provisioner(t.bmdb, client, {
     maxDevices: 1,

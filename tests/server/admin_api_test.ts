@@ -64,7 +64,9 @@ bmdbTest("access: tokens, the read-only token, Origin, and the login cookie", as
   assert.equal((await fetch(`${s.url}/metrics`)).status, 401, "metrics need a token");
   const metrics = await fetch(`${s.url}/metrics`, { headers: s.auth() });
   assert.equal(metrics.status, 200);
-  await metrics.body?.cancel();
+  const text = await metrics.text();
+  assert.match(text, /^drover_machines 0$/m, "the BMDB's counts, from the change feed");
+  assert.match(text, /^drover_active_work\{process="ShepherdAgentStart"\} 0$/m);
 
   const retry = { body: { process: Process.ShepherdAgentStart } };
   const machineId = crypto.randomUUID();

@@ -11,42 +11,17 @@ import assert from "node:assert/strict";
 import { bmdbTest } from "../harness/bmdb.ts";
 import { etcdRequirement, startEtcd } from "../harness/etcd.ts";
 import { freePort } from "../harness/free_port.ts";
-import { printedSettings } from "../harness/printed_settings.ts";
+import { startSimProcess } from "../harness/sim_process.ts";
 import { serviceAvailable } from "../harness/requirements.ts";
 import { waitFor, within } from "../harness/wait.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const RESERVATIONS = 6;
 
-/** `deno task sim` as a child process; resolves with its printed settings. */
-async function startStandaloneSimulator(reservations: number) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "sim", "--listen", `127.0.0.1:${freePort()}`, "--reservations", String(reservations)],
-    cwd: REPO,
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const settings = await within(
-    printedSettings(reader, ["EQUINIX_API_URL", "EQUINIX_API_TOKEN", "EQUINIX_PROJECT_ID"]),
-    20_000,
-    "the simulator's settings",
-  );
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  return {
-    settings,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
-}
-
 if (serviceAvailable(etcdRequirement)) {
   bmdbTest("production mode: PostgreSQL, etcd and a standalone simulator; every machine heartbeats", async (t) => {
     await using etcd = await startEtcd();
-    const sim = await startStandaloneSimulator(RESERVATIONS);
+    await using sim = await startSimProcess(["--reservations", String(RESERVATIONS)]);
     const dir = await Deno.makeTempDir({ prefix: "drover-production-" });
     const port = freePort();
     const adminToken = `admin-${crypto.randomUUID()}`;
@@ -109,7 +84,6 @@ if (serviceAvailable(etcdRequirement)) {
       }
       await child.status;
       await logged;
-      await sim.stop();
       await Deno.remove(dir, { recursive: true });
     }
   }, { drivers: ["postgres"] });

@@ -14,9 +14,9 @@ import postgres from "postgres";
 import { etcdRequirement, startEtcd } from "../harness/etcd.ts";
 import { freePort } from "../harness/free_port.ts";
 import { postgresRequirement, startPostgres } from "../harness/postgres.ts";
-import { printedSettings } from "../harness/printed_settings.ts";
+import { startSimProcess } from "../harness/sim_process.ts";
 import { serviceAvailable } from "../harness/requirements.ts";
-import { waitFor, within } from "../harness/wait.ts";
+import { waitFor } from "../harness/wait.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const FLEET = 50;
@@ -58,32 +58,15 @@ if (serviceAvailable(postgresRequirement) && serviceAvailable(etcdRequirement)) 
       await using pg = await startPostgres();
       await using etcd = await startEtcd();
       const dir = await Deno.makeTempDir({ prefix: "drover-replicas-" });
-      const simChild = new Deno.Command(Deno.execPath(), {
-        args: [
-          "task",
-          "--quiet",
-          "sim",
-          "--listen",
-          `127.0.0.1:${freePort()}`,
-          "--reservations",
-          String(FLEET),
-          "--error-rate",
-          "0.1",
-          "--lost-reply-rate",
-          "0.1",
-        ],
-        cwd: REPO,
-        stdout: "piped",
-        stderr: "null",
-      }).spawn();
-      const reader = simChild.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      const sim = await within(
-        printedSettings(reader, ["EQUINIX_API_URL", "EQUINIX_API_TOKEN", "EQUINIX_PROJECT_ID"]),
-        20_000,
-        "the simulator's settings",
-      );
-      reader.releaseLock();
-      simChild.stdout.cancel().catch(() => {});
+      await using simProcess = await startSimProcess([
+        "--reservations",
+        String(FLEET),
+        "--error-rate",
+        "0.1",
+        "--lost-reply-rate",
+        "0.1",
+      ]);
+      const sim = simProcess.settings;
 
       const env = {
         ...sim,
@@ -185,8 +168,6 @@ if (serviceAvailable(postgresRequirement) && serviceAvailable(etcdRequirement)) 
         const stoppingAt = performance.now();
         const statuses = await Promise.all(replicas.map((r) => r.child.status));
         const stopSeconds = (performance.now() - stoppingAt) / 1000;
-        simChild.kill("SIGTERM");
-        await simChild.status;
         await Deno.remove(dir, { recursive: true });
         // The survivors stop on SIGTERM within the service's own 10 s limit. (After a PostgreSQL restart, a
         // survivor's graceful stop has been seen to need the limit, exiting 1: a known bug, see the README's

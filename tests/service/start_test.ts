@@ -103,6 +103,12 @@ Deno.test({
         return rows.filter((m) => m.agentHeartbeatAt !== null).length === 8;
       }, { timeoutMs: 30_000, intervalMs: 200, what: "all 8 machines heartbeating" });
 
+      const metrics = await (await fetch(`${base}/metrics`, { headers: auth })).text();
+      for (const name of ["drover_equinix_calls_total", "drover_loop_claims_total", "drover_agent_requests_total"]) {
+        assert.match(metrics, new RegExp(`^${name}`, "m"), `${name} on /metrics`);
+      }
+      assert.match(metrics, /^drover_machines \d+$/m);
+
       // A second Drover on the same data dir is refused.
       const intruder = await run(["--data-dir", `${dir}/data`, "--listen", `127.0.0.1:${freePort()}`]);
       assert.notEqual(intruder.code, 0);
