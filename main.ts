@@ -12,7 +12,6 @@
 import { ConfigError, readConfig, usage } from "./server/config.ts";
 import { createLogger } from "./server/logger.ts";
 import { startService } from "./server/service.ts";
-import { guardPostgresLateWrites } from "./server/driver_fault_guard.ts";
 import { uiRoutes } from "./server/ui_routes.ts";
 import { buildUi, readUiAssets } from "./ui/mod.ts";
 import type { Logger } from "./bmdb/mod.ts";
@@ -54,7 +53,6 @@ async function main(): Promise<number> {
     return 0;
   }
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
-  guardPostgresLateWrites(logger);
 
   const started = performance.now();
   let service;

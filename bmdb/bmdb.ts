@@ -85,6 +85,7 @@ export async function openBmdb(options: OpenBmdbOptions): Promise<Bmdb> {
       connectTimeoutSeconds,
       applicationName: `drover ${component}`.slice(0, 63),
       signal: o.signal,
+      logger: o.logger,
     })
     : await (await import("./driver_pglite.ts")).openPgliteDriver({ dataDir: o.dataDir });
   return await openBmdbOnDriver(driver, { ...o, component });

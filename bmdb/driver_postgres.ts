@@ -23,6 +23,8 @@ import {
 } from "./driver.ts";
 import { DatabaseError, DatabaseUnavailableError, InvalidArgumentError } from "./errors.ts";
 import { INDEX_PROBES_ONLY, NO_JIT } from "./planner.ts";
+import { type Logger, stderrLogger } from "./log.ts";
+import { guardPostgresLateWrites } from "./postgres_late_write.ts";
 
 /** Options for {@linkcode openPostgresDriver}. */
 export interface PostgresDriverOptions {
@@ -35,6 +37,8 @@ export interface PostgresDriverOptions {
   /** Shown in `pg_stat_activity`. */
   applicationName?: string;
   signal?: AbortSignal;
+  /** Where the driver's own troubles go (see postgres_late_write.ts). @default stderrLogger */
+  logger?: Logger;
 }
 
 /** Where a URL points, for messages: never the password. */
@@ -102,6 +106,7 @@ const types = {
  * @throws {InvalidArgumentError} when the URL is malformed.
  */
 export async function openPostgresDriver(options: PostgresDriverOptions): Promise<Driver> {
+  guardPostgresLateWrites(options.logger ?? stderrLogger);
   const target = describePostgresUrl(options.url);
   const connectTimeoutSeconds = options.connectTimeoutSeconds ?? 10;
   const common = {

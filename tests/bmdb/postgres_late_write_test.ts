@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { isPostgresLateWrite } from "../../server/driver_fault_guard.ts";
+import { isPostgresLateWrite } from "../../bmdb/postgres_late_write.ts";
 
 function typeError(message: string, stack: string): TypeError {
   const error = new TypeError(message);
