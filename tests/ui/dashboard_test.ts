@@ -147,6 +147,8 @@ dashboardTest("every view after login: headings, live data, no console errors; s
       .waitFor();
     await page.goto(`${s.url}/sessions`);
     await rowOf(page, session.sessionId).filter({ hasText: "test" }).waitFor();
+    // The row comes first from the event stream (no deadlines there), its deadline with GET sessions.
+    await rowOf(page, session.sessionId).filter({ hasText: /in \d+s/ }).waitFor();
     assert.match(await rowOf(page, session.sessionId).innerText(), /in \d+s/, "a deadline countdown");
     await page.goto(`${s.url}/reservations`);
     const group = rowOf(page, "c3.small.x86").filter({ hasText: "sv" }).first();
