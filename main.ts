@@ -81,7 +81,7 @@ async function main(): Promise<number> {
   const name = await signalled.promise;
   logger.info("shutting down", { signal: name });
   const limit = setTimeout(() => {
-    logger.error("shutdown took longer than 10 s: exiting anyway");
+    logger.error("shutdown took longer than 10 s: exiting anyway", { stillStopping: service.stopping() });
     Deno.exit(1);
   }, SHUTDOWN_LIMIT_MS);
   await service.stop();

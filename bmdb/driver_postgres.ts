@@ -41,6 +41,19 @@ export interface PostgresDriverOptions {
   logger?: Logger;
 }
 
+/**
+ * The delay before a pool connection's next connection attempt, in seconds
+ * (postgres.js's `backoff`), after `attempt` failed attempts in a row across
+ * the pool. postgres.js's own grows as 3^n / 100 s up to 20 s: after a
+ * one-second PostgreSQL restart its pools had counted enough refused attempts
+ * to wait 10-20 s more before trying again, with the server long back (the
+ * BMDB's queries queued behind them all that time, a graceful shutdown ran
+ * out of its 10 s). Attempts are cheap, so: 50 ms doubling up to 1 s, jittered.
+ */
+export function reconnectDelaySeconds(attempt: number): number {
+  return Math.min(0.05 * 2 ** attempt, 1) * (0.5 + Math.random() / 2);
+}
+
 /** Where a URL points, for messages: never the password. */
 export function describePostgresUrl(url: string): string {
   let parsed: URL;
@@ -111,6 +124,7 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
   const connectTimeoutSeconds = options.connectTimeoutSeconds ?? 10;
   const common = {
     connect_timeout: connectTimeoutSeconds,
+    backoff: reconnectDelaySeconds,
     onnotice: () => {},
     types,
     connection: { application_name: options.applicationName ?? "drover" },

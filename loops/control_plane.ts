@@ -56,6 +56,8 @@ export interface ControlPlaneOptions {
 export interface ControlPlane {
   readonly provisioner: Provisioner;
   readonly updater: Updater;
+  /** The loops still running (during a stop: those not stopped yet). */
+  running(): string[];
   /** Stops every loop: held work is released as Canceled, sessions closed. Idempotent. */
   stop(): Promise<void>;
 }
@@ -93,18 +95,31 @@ export function startControlPlane(options: ControlPlaneOptions): ControlPlane {
     new ReservationsPublisher(client, options.reservations.store, { ...options.reservations, logger });
 
   const stopping = new AbortController();
-  const running = Promise.all([
-    provisioner.run(stopping.signal),
-    updater.run(stopping.signal),
-    initializer?.run(stopping.signal),
-    recoverer?.run(stopping.signal),
-    janitor.run(stopping.signal),
-    publisher?.run(stopping.signal),
-  ]);
+  const loops: [string, Promise<void> | undefined][] = [
+    ["provisioner", provisioner.run(stopping.signal)],
+    ["updater", updater.run(stopping.signal)],
+    ["initializer", initializer?.run(stopping.signal)],
+    ["recoverer", recoverer?.run(stopping.signal)],
+    ["janitor", janitor.run(stopping.signal)],
+    ["reservations publisher", publisher?.run(stopping.signal)],
+  ];
+  // Which loops have not stopped yet: a shutdown that runs out of time names them.
+  const stillRunning = new Set<string>();
+  const running = Promise.all(loops.map(async ([name, run]) => {
+    if (!run) return;
+    stillRunning.add(name);
+    try {
+      await run;
+    } finally {
+      stillRunning.delete(name);
+      if (stopping.signal.aborted) logger.debug("loop stopped", { loop: name });
+    }
+  }));
   let stopped: Promise<void> | undefined;
   return {
     provisioner,
     updater,
+    running: () => [...stillRunning],
     stop: () =>
       stopped ??= (async () => {
         stopping.abort(new Error("control plane stopping"));

@@ -49,6 +49,8 @@ export interface Service {
   /** What runs where, for the start banner. */
   readonly parts: Record<string, string>;
   stop(): Promise<void>;
+  /** During `stop()`: what has not stopped yet, e.g. "control loops (updater)", for a shutdown that runs out of time. */
+  stopping(): string | undefined;
 }
 
 export interface ServiceOptions {
@@ -60,6 +62,8 @@ export interface ServiceOptions {
 /** Stops what has started, newest first, whatever fails. */
 class Teardown {
   readonly #steps: { name: string; run: () => unknown }[] = [];
+  /** The step running now, if any. */
+  current: string | undefined;
   constructor(private readonly logger: Logger) {}
 
   add(name: string, run: () => unknown): void {
@@ -69,6 +73,7 @@ class Teardown {
   async run(): Promise<void> {
     for (const step of this.#steps.splice(0).reverse()) {
       const started = performance.now();
+      this.current = step.name;
       try {
         await step.run();
         this.logger.debug("stopped", { step: step.name, ms: Math.round(performance.now() - started) });
@@ -76,6 +81,7 @@ class Teardown {
         this.logger.warn("shutdown step failed", { step: step.name, error });
       }
     }
+    this.current = undefined;
   }
 }
 
@@ -238,6 +244,11 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           await plane.stop();
           await teardown.run();
         })(),
+      stopping: () => {
+        const loops = plane.running();
+        if (loops.length > 0) return `control loops (${loops.join(", ")})`;
+        return teardown.current;
+      },
     };
   } catch (error) {
     await teardown.run();

@@ -295,3 +295,31 @@ bmdbTest(
   },
   { drivers: postgresOnly },
 );
+
+if (postgresOnly.length > 0) {
+  Deno.test("after a PostgreSQL outage full of refused connections, the BMDB answers within seconds of the restart", async () => {
+    await using pg = await ownPostgres();
+    const session = await pg.bmdb.startSession({ intervalSeconds: 30 });
+    try {
+      // Both pools: the session's transactions (SERIALIZABLE) and the janitor's statements (READ COMMITTED).
+      const both = () => Promise.all([session.transact((q) => q.newMachine()), pg.bmdb.reapExpiredSessions()]);
+      let up = false;
+      const restart = pg.server.restart({ downMs: 4_000 }).finally(() => up = true);
+      // While the server is down, every attempt is refused and counted against the pools' reconnect delay.
+      let refused = 0;
+      while (!up) {
+        await within(both(), 10_000, "an answer (or a refusal) during the outage").catch(() => refused++);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await restart;
+      const upAt = performance.now();
+      await within(both(), 5_000, "the first statements after the restart");
+      const ms = performance.now() - upAt;
+      assert.ok(refused >= 20, `only ${refused} refused attempts: the outage was not exercised`);
+      // postgres.js's own reconnect delay grows to 10-20 s after this many refusals; the BMDB's is at most 1 s.
+      assert.ok(ms < 3_000, `answered ${Math.round(ms)} ms after the server was back`);
+    } finally {
+      await session.close();
+    }
+  });
+}

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { type Bmdb, HistoryEvent, Process } from "../../bmdb/mod.ts";
-import { SimulatedAgentStarter, startControlPlane, TokenBucket } from "../../loops/mod.ts";
+import { type ControlPlane, SimulatedAgentStarter, startControlPlane, TokenBucket } from "../../loops/mod.ts";
 import { listen, serverApp } from "../../server/mod.ts";
 import { bmdbTest, type TestBmdb } from "../harness/bmdb.ts";
 import { type CheckedSimulator, simulatorClient, startCheckedSimulator } from "../harness/simulator.ts";
@@ -25,6 +25,7 @@ const HEARTBEAT_TIMEOUT_SECONDS = 4;
 interface Fleet extends AsyncDisposable {
   sim: CheckedSimulator;
   starter: SimulatedAgentStarter;
+  plane: ControlPlane;
 }
 
 /** The simulator, the server with the agent API, and every loop, fast-clocked. */
@@ -70,6 +71,7 @@ async function startFleet(t: TestBmdb, faults: { serverErrorRate: number; lostRe
   return {
     sim,
     starter,
+    plane,
     async [Symbol.asyncDispose]() {
       await plane.stop();
       await starter.close();
@@ -170,6 +172,12 @@ bmdbTest(
     assert.equal(sim.stats.byOperation.performAction ?? 0, 3, "three reboots requested");
     assert.equal((await heartbeating(t, 2)).size, FLEET);
     await assertNoDoubleStarts(t);
+
+    // What a shutdown that runs out of time would name: every loop while running, none once stopped.
+    const loops = ["initializer", "janitor", "provisioner", "recoverer", "updater"];
+    assert.deepEqual(fleet.plane.running().sort(), loops);
+    await fleet.plane.stop();
+    assert.deepEqual(fleet.plane.running(), []);
   },
 );
 
