@@ -30,7 +30,10 @@ import { Updater, type UpdaterOptions } from "./updater.ts";
 type Shared = "registry" | "logger";
 
 /** Runner settings of a claiming loop. */
-type RunnerSettings = Pick<LoopRunnerOptions, "parallelism" | "idleWaitMs" | "errorPauseMs" | "sessionIntervalSeconds">;
+type RunnerSettings = Pick<
+  LoopRunnerOptions,
+  "parallelism" | "idleWaitMs" | "maxIdleWaitMs" | "errorPauseMs" | "sessionIntervalSeconds"
+>;
 
 export interface ControlPlaneOptions {
   bmdb: Bmdb;
@@ -63,8 +66,8 @@ export interface ControlPlane {
 }
 
 function runnerOptions(settings: RunnerSettings | undefined) {
-  const { parallelism, idleWaitMs, errorPauseMs, sessionIntervalSeconds } = settings ?? {};
-  return { parallelism, idleWaitMs, errorPauseMs, sessionIntervalSeconds };
+  const { parallelism, idleWaitMs, maxIdleWaitMs, errorPauseMs, sessionIntervalSeconds } = settings ?? {};
+  return { parallelism, idleWaitMs, maxIdleWaitMs, errorPauseMs, sessionIntervalSeconds };
 }
 
 export function startControlPlane(options: ControlPlaneOptions): ControlPlane {

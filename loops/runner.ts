@@ -63,6 +63,14 @@ export interface LoopRunnerOptions {
   limiter: TokenBucket;
   /** How long a worker waits after finding nothing to do. @default 1000 */
   idleWaitMs?: number;
+  /**
+   * The longest wait while idle: each claim that finds nothing in a row
+   * doubles the wait, from `idleWaitMs` up to this; work found resets it.
+   * An idle claim reads the loop's candidates (about 180 ms of database time
+   * at 100,000 machines), so an idle fleet is not polled every second.
+   * @default 8 × idleWaitMs
+   */
+  maxIdleWaitMs?: number;
   /** How long a worker pauses after an unexpected error (database unreachable, say). @default 1000 */
   errorPauseMs?: number;
   /** The sessions' heartbeat interval. @default 5 */
@@ -101,9 +109,17 @@ export class LoopRunner<M extends { machineId: string }> {
     this.#limiter = options.limiter;
     this.#metrics = options.metrics;
     this.#logger = options.logger;
+    const idleWaitMs = options.idleWaitMs ?? 1000;
+    const maxIdleWaitMs = options.maxIdleWaitMs ?? 8 * idleWaitMs;
+    if (!(maxIdleWaitMs >= idleWaitMs)) {
+      throw new RangeError(
+        `Cannot run loop ${loop.name}: maxIdleWaitMs must be at least idleWaitMs (${idleWaitMs}): current value is ${maxIdleWaitMs}`,
+      );
+    }
     this.#options = {
       parallelism,
-      idleWaitMs: options.idleWaitMs ?? 1000,
+      idleWaitMs,
+      maxIdleWaitMs,
       errorPauseMs: options.errorPauseMs ?? 1000,
       sessionIntervalSeconds: options.sessionIntervalSeconds ?? 5,
       finishAndClaimBelow: options.finishAndClaimBelow ?? 4,
@@ -123,6 +139,7 @@ export class LoopRunner<M extends { machineId: string }> {
     const label = { loop: this.#loop.name };
     let session: Session | undefined;
     let next: Work<M> | undefined;
+    let idleWaitMs = this.#options.idleWaitMs;
     try {
       while (!signal.aborted) {
         try {
@@ -134,9 +151,11 @@ export class LoopRunner<M extends { machineId: string }> {
           next = undefined;
           if (work === "idle") {
             this.#metrics.idlePolls.inc(label);
-            await sleep(this.#options.idleWaitMs, undefined, { signal }).catch(() => {});
+            await sleep(idleWaitMs, undefined, { signal }).catch(() => {});
+            idleWaitMs = Math.min(2 * idleWaitMs, this.#options.maxIdleWaitMs);
             continue;
           }
+          idleWaitMs = this.#options.idleWaitMs;
           if (work === "conflict") continue;
           next = await this.#process(work, signal);
         } catch (error) {

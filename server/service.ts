@@ -203,7 +203,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       initializer: {
         parallelism: config.initializerParallelism,
         heartbeatIntervalSeconds: config.agentHeartbeatIntervalSeconds,
-        ...(embedded ? { idleWaitMs: 250 } : {}),
+        ...(embedded ? { idleWaitMs: 250, maxIdleWaitMs: 500 } : {}),
       },
       recoverer: { parallelism: config.recovererParallelism, timeouts: config.recoveryTimeouts },
       janitor: { sessionGraceSeconds: config.janitorGraceSeconds, intervalMs: config.janitorIntervalMs },

@@ -40,13 +40,14 @@ interface Running {
 function start(
   bmdb: Bmdb,
   loop: ControlLoop<MachineProvided>,
-  options: { parallelism?: number; limiter?: TokenBucket; idleWaitMs?: number } = {},
+  options: { parallelism?: number; limiter?: TokenBucket; idleWaitMs?: number; maxIdleWaitMs?: number } = {},
 ): Running {
   const registry = new Registry();
   const runner = new LoopRunner(bmdb, loop, {
     parallelism: options.parallelism ?? 1,
     limiter: options.limiter ?? new TokenBucket({ intervalMs: 1, burst: 100 }),
     idleWaitMs: options.idleWaitMs ?? 50,
+    maxIdleWaitMs: options.maxIdleWaitMs,
     sessionIntervalSeconds: 1,
     metrics: loopMetrics(registry),
     logger: quietLogger,
@@ -101,6 +102,48 @@ for (const parallelism of [1, 3]) {
     },
   );
 }
+
+bmdbTest(
+  "an idle worker waits twice as long after each empty claim, up to its maximum; work found resets the wait",
+  async (t) => {
+    const claims: number[] = [];
+    const processed = Promise.withResolvers<void>();
+    const loop = agentStartLoop(() => {
+      processed.resolve();
+      return Promise.resolve();
+    });
+    const retrieve = loop.retrieve;
+    loop.retrieve = (q) => {
+      claims.push(performance.now());
+      return retrieve(q);
+    };
+    const running = start(t.bmdb, loop, { idleWaitMs: 50, maxIdleWaitMs: 800 });
+    try {
+      await waitFor(() => claims.length >= 7, { timeoutMs: 10_000, what: "seven empty claims" });
+      const gaps = claims.slice(1, 7).map((at, i) => at - claims[i]);
+      // 50, 100, 200, 400, 800, 800 ms: never shorter (a shorter gap would be a poll the backoff should have saved).
+      [50, 100, 200, 400, 800, 800].forEach((wait, i) =>
+        assert.ok(gaps[i] >= wait * 0.9, `gap ${i + 1} was ${Math.round(gaps[i])} ms, expected at least ${wait}`)
+      );
+      assert.ok(gaps[5] < 800 * 3, `gap 6 was ${Math.round(gaps[5])} ms: the wait grew past its maximum`);
+
+      // Work appears: it is claimed at the next poll, and the wait after it starts again from 50 ms.
+      const setup = await t.bmdb.startSession();
+      await addMachines(setup, 1);
+      await setup.close();
+      await processed.promise;
+      const afterWork = claims.length;
+      await waitFor(() => claims.length >= afterWork + 2, {
+        timeoutMs: 10_000,
+        what: "two empty claims after the work",
+      });
+      const gapAfterWork = claims[afterWork + 1] - claims[afterWork];
+      assert.ok(gapAfterWork < 800, `the first wait after work was ${Math.round(gapAfterWork)} ms, not reset to 50`);
+    } finally {
+      await running.stop();
+    }
+  },
+);
 
 bmdbTest("a processing error fails the work with the loop's backoff and a cause that says what failed", async (t) => {
   const setup = await t.bmdb.startSession();
