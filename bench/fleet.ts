@@ -17,7 +17,13 @@ export interface SeedFleetOptions {
   machines: number;
   /** One machine in this many (every n-th by id order) gets an active backoff. */
   backoffEvery: number;
+  /** Metro codes the machines are spread over, round robin in id order. @default ["da11"] */
+  metros?: readonly string[];
+  /** Give each machine a hardware reservation id (a UUID), as devices made from reservations have. @default false */
+  reservationIds?: boolean;
 }
+
+const METRO = /^[a-z0-9]{1,16}$/;
 
 /** What {@linkcode seedFleet} left in the database. */
 export interface FleetCounts {
@@ -39,14 +45,21 @@ export async function seedFleet(db: RawSql, options: SeedFleetOptions): Promise<
   if (existing > 0) throw new Error(`Cannot seed the bench fleet: the database already holds ${existing} machines`);
   const n = Math.floor(options.machines);
   const every = Math.floor(options.backoffEvery);
+  const metros = options.metros ?? ["da11"];
+  const badMetro = metros.find((m) => !METRO.test(m));
+  if (metros.length === 0 || badMetro !== undefined) {
+    throw new RangeError(`metros must be 1..16 lowercase letters or digits each: current value is ${badMetro}`);
+  }
   await db.query(
     `INSERT INTO machines (machine_id, machine_created_at) SELECT gen_random_uuid(), now() FROM generate_series(1, ${n})`,
   );
   await db.query(
     `INSERT INTO machine_provided (machine_id, provider, provider_id, provider_ip_address, provider_location,
-       provider_status)
+       provider_status, provider_reservation_id)
      SELECT machine_id, '${PROVIDER}', 'bench-' || n,
-       '10.' || (n / 65536) % 256 || '.' || (n / 256) % 256 || '.' || n % 256, 'da11', 'Running'
+       '10.' || (n / 65536) % 256 || '.' || (n / 256) % 256 || '.' || n % 256,
+       (ARRAY[${metros.map((m) => `'${m}'`).join(",")}])[n % ${metros.length} + 1], 'Running',
+       ${options.reservationIds ? "gen_random_uuid()::text" : "NULL"}
      FROM (SELECT machine_id, row_number() OVER (ORDER BY machine_id) AS n FROM machines) m`,
   );
   await db.query(

@@ -8,8 +8,13 @@
  * PGlite in memory at 1 worker; Event Values; and the Metal API simulator's
  * throughput and the client's own cost per call; a fleet's bring-up from
  * hardware reservations to heartbeating agents, and the agent API's
- * heartbeats per second (issue 6). Prints a table and writes
- * bench/results/latest.json. `--help` for the options.
+ * heartbeats per second (issue 6); the admin API's latency, the
+ * dashboard's first paint, the event stream's fan-out and the whole
+ * service's start and idle use, each server in a process of its own (issues
+ * 7 and 8); pgbench's TPC-B right after the anchor,
+ * and graphile-worker and pg-boss after Drover's runs (issue 9). Prints a
+ * table and writes bench/results/latest.json and units-by-workers.svg.
+ * `--help` for the options.
  *
  * @module
  */
@@ -32,17 +37,24 @@ import { median } from "./percentile.ts";
 import { type BenchPlan, parsePlan } from "./plan.ts";
 import { driverRawSql, postgresRawSql } from "./raw_sql.ts";
 import { type BenchReport, formatReport, writeReport } from "./report.ts";
+import { measureTpcb, type TpcbResult } from "./tpcb.ts";
+import { measurePeers, type PeerResults } from "./peers/measure.ts";
+import { writePeersOnlyReport } from "./peers/peers_only.ts";
+import { unitsByWorkersChart } from "./peers/section.ts";
 import { type EquinixBenchResult, measureEquinix } from "./equinix.ts";
 // Issue 6's measurements are imported when they run: their modules (loops, server, simulator) would
 // otherwise count in the RSS the 16-worker configurations measure.
 import type { FleetBringupResult } from "./fleet_bringup.ts";
 import type { AgentApiResult } from "./agent_api.ts";
+import type { ServiceFigures } from "./service_figures.ts";
+import { checkServiceTargets } from "./service_targets.ts";
 import {
   AGENT_API_HEARTBEATS_PER_SECOND,
   checkAgentApiTargets,
   checkBringupTargets,
   checkEquinixTargets,
   checkEventTargets,
+  checkPeerTargets,
   checkTargets,
   ETCD_BACKLOG_KEYS,
   type EventResults,
@@ -121,7 +133,9 @@ async function benchPostgresFleet(
         `${fleet.slots} work slots in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`,
     );
     const configurations: ConfigurationResult[] = [];
-    const units = machines === Math.min(...plan.fleetSizes) ? [plan.unit, otherUnitOf(plan.unit)] : [plan.unit];
+    const units = machines === Math.min(...plan.fleetSizes) && !plan.peersOnly
+      ? [plan.unit, otherUnitOf(plan.unit)]
+      : [plan.unit];
     for (const unit of units) {
       for (const workers of plan.workerCounts) {
         const bmdb = await openBmdb({ component: COMPONENT, databaseUrl: url, poolSize: workers + 4 });
@@ -151,7 +165,7 @@ async function benchPostgresFleet(
       }
     }
     let changeFeed: ChangeFeedLatencyResult | undefined;
-    if (machines === Math.min(...plan.fleetSizes)) {
+    if (machines === Math.min(...plan.fleetSizes) && !plan.peersOnly) {
       const workers = Math.max(...plan.workerCounts);
       const bmdb = await openBmdb({ component: COMPONENT, databaseUrl: url, poolSize: workers + 6 });
       await resetFleet(raw);
@@ -306,6 +320,29 @@ async function main(): Promise<number> {
       );
     }
     await server.admin("DROP DATABASE anchor WITH (FORCE)");
+    // Issue 9: the usual yardstick, pgbench's TPC-B-like script, at the same client counts.
+    const tpcb: TpcbResult = await measureTpcb({
+      host: server.host,
+      port: server.port,
+      user: "postgres",
+      database: "tpcb",
+      clients: plan.workerCounts,
+      seconds: plan.seconds,
+      runs: plan.runs,
+      binDir,
+      postmaster,
+      onRun: (results, i) =>
+        progress(
+          `pgbench TPC-B run ${i + 1}/${plan.runs}: ` +
+            results.map((r) =>
+              `${r.clients}c ${r.transactionsPerSecond.toFixed(0)} tps` +
+              (r.cpu
+                ? ` (CPU/transaction ${r.cpu.clientUsPerTransaction.toFixed(0)} + ` +
+                  `${r.cpu.serverUsPerTransaction.toFixed(0)} µs)`
+                : "")
+            ).join(", "),
+        ),
+    }, (sql) => server.admin(sql));
 
     const fleets: FleetCounts[] = [];
     const postgres: ConfigurationResult[] = [];
@@ -319,6 +356,22 @@ async function main(): Promise<number> {
       otherUnit.push(...result.configurations.filter((c) => c.unit !== plan.unit));
       idlePolls.push(result.idlePoll);
       changeFeed ??= result.changeFeed;
+    }
+    // Issue 9: graphile-worker and pg-boss, each on fresh databases of the same server, under Node.js.
+    const peers: PeerResults = await measurePeers(server, plan, progress);
+    if (plan.peersOnly) {
+      await writePeersOnlyReport({
+        timestamp: new Date().toISOString(),
+        durationSeconds: (performance.now() - startedAt) / 1000,
+        plan,
+        machine,
+        anchor: { source: anchorSource, runs: anchorRuns, median: medianAnchor(anchorRuns, plan.workerCounts) },
+        postgres,
+        tpcb,
+        peers,
+      });
+      progress(`wrote ${plan.outPath} and ${plan.chartPath}`);
+      return 0;
     }
     const { bringupSettings, measureFleetBringup } = await import("./fleet_bringup.ts");
     const fleetBringup: FleetBringupResult = await measureFleetBringup(
@@ -352,6 +405,9 @@ async function main(): Promise<number> {
           } per statement, CPU/heartbeat ${run.cpuUs.server.toFixed(0)} µs server + ` +
           `${run.cpuUs.postgres.toFixed(0)} µs PostgreSQL + ${run.cpuUs.loadGenerator.toFixed(0)} µs load generator`,
       ));
+    // Issues 7 and 8: admin API, dashboard, event stream, and the service's start and idle (child processes).
+    const { measureServiceFigures } = await import("./service_figures.ts");
+    const service: ServiceFigures = await measureServiceFigures(server, plan, progress);
     await server.stop();
     const pglite = await benchPglite(plan);
     fleets.push(pglite.fleet);
@@ -368,7 +424,7 @@ async function main(): Promise<number> {
     );
 
     const anchorMedian = medianAnchor(anchorRuns, plan.workerCounts);
-    const { outPath, ...planFields } = plan;
+    const { outPath, chartPath: _chartPath, ...planFields } = plan;
     const report: BenchReport = {
       timestamp: new Date().toISOString(),
       durationSeconds: (performance.now() - startedAt) / 1000,
@@ -392,6 +448,9 @@ async function main(): Promise<number> {
       equinix,
       fleetBringup,
       agentApi,
+      service,
+      tpcb,
+      peers,
       targets: [
         ...checkTargets({
           anchorUnitsPerSecond: new Map(anchorMedian.map((a) => [a.clients, a.unitsPerSecond])),
@@ -402,6 +461,8 @@ async function main(): Promise<number> {
         ...checkEquinixTargets(equinix),
         ...checkBringupTargets(fleetBringup),
         ...checkAgentApiTargets(agentApi, new Map(anchorMedian.map((a) => [a.clients, a.unitsPerSecond]))),
+        ...checkServiceTargets(service),
+        ...checkPeerTargets(postgres, peers),
       ],
       notes: [
         `A unit (${plan.unit}) is ${UNIT_DESCRIPTION[plan.unit]} The second table (${otherUnitOf(plan.unit)}) is ` +
@@ -426,11 +487,20 @@ async function main(): Promise<number> {
         `Agent API: the issue's ${AGENT_API_HEARTBEATS_PER_SECOND} heartbeats/s is an absolute figure; DESIGN.md ` +
         "reads such figures as ratios to the anchor, so the ratio to the anchor's 16-client units/s is checked too. " +
         "The load generator runs in its own process; the server (this process) is one JavaScript thread.",
+        "Issues 7 and 8: the servers measured (admin server, production replica, embedded main.ts) each run in a " +
+        "process of their own with deno task start's flags; CPU and RSS are theirs, from /proc. Quick runs use " +
+        "10,000 machines, 50 event stream clients and 10 s idle windows; full runs the issues' 100,000, 200 and 30 s.",
+        "Issue 9: graphile-worker and pg-boss run in a Node.js child process each, on a fresh database per run, " +
+        "with the queue filled beforehand, one job per fetch (settings: bench/README.md, Peers); they work at READ " +
+        "COMMITTED with SKIP LOCKED, Drover's units are SERIALIZABLE. CPU per job: client is that Node.js process, " +
+        "server every PostgreSQL process. pgbench TPC-B: `pgbench -i -s <largest client count>`, then " +
+        "`pgbench -c N -j N -T s` with its defaults (built-in script, simple protocol, READ COMMITTED).",
       ],
     };
     console.log(formatReport(report));
     await writeReport(outPath, report);
-    progress(`wrote ${outPath}`);
+    await Deno.writeTextFile(plan.chartPath, unitsByWorkersChart(report));
+    progress(`wrote ${outPath} and ${plan.chartPath}`);
     return 0;
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);

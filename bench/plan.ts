@@ -31,9 +31,16 @@ export interface BenchPlan {
   unit: UnitShape;
   /** Where the JSON report goes. */
   outPath: string;
+  /** Where the chart of units/s by worker count goes (SVG). */
+  chartPath: string;
+  /**
+   * `--only peers`: the anchor, pgbench TPC-B, Drover at 10,000 machines (its
+   * main unit shape) and the peers, nothing else; for iterating on issue 9.
+   */
+  peersOnly: boolean;
 }
 
-const USAGE = `deno task bench [--quick] [--seconds N] [--runs N] [--unit U] [--out PATH] [--help]
+const USAGE = `deno task bench [--quick] [--seconds N] [--runs N] [--unit U] [--only peers] [--out PATH] [--help]
 
   --quick      one short run per configuration (about 3 s), for a quick look
   --seconds N  length of each measured run (default 10; 3 with --quick)
@@ -41,7 +48,20 @@ const USAGE = `deno task bench [--quick] [--seconds N] [--runs N] [--unit U] [--
   --unit U     claim-then-finish (default: a claim and a finish, two statements) or
                finish-and-claim (each finish and the next claim in one statement, a
                loop's steady state); the other is measured too, at 10k machines
-  --out PATH   JSON report (default bench/results/latest.json)`;
+  --only peers the anchor, pgbench TPC-B, Drover at 10k machines and the peers (graphile-worker,
+               pg-boss) alone; the report goes to bench/results/peers-only.json (or --out)
+  --out PATH   JSON report (default bench/results/latest.json); the chart goes beside it
+               (bench/results/units-by-workers.svg for the default, else PATH less .json
+               + .units-by-workers.svg)`;
+
+const RESULTS = new URL("./results/", import.meta.url).pathname;
+
+/** The chart's path for a JSON report's: the committed one beside latest.json, else one named after the report. */
+function chartPathFor(outPath: string): string {
+  return outPath === `${RESULTS}latest.json`
+    ? `${RESULTS}units-by-workers.svg`
+    : `${outPath.replace(/\.json$/, "")}.units-by-workers.svg`;
+}
 
 const UNITS: Record<string, UnitShape> = {
   "finish-and-claim": "finishAndClaim",
@@ -72,6 +92,7 @@ export function parsePlan(args: string[]): BenchPlan | undefined {
       runs: { type: "string" },
       out: { type: "string" },
       unit: { type: "string" },
+      only: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -88,6 +109,11 @@ export function parsePlan(args: string[]): BenchPlan | undefined {
       `--unit must be one of ${Object.keys(UNITS).join(", ")}: current value is ${JSON.stringify(values.unit)}`,
     );
   }
+  if (values.only !== undefined && values.only !== "peers") {
+    throw new RangeError(`--only takes one value, peers: current value is ${JSON.stringify(values.only)}`);
+  }
+  const peersOnly = values.only === "peers";
+  const outPath = values.out ?? `${RESULTS}${peersOnly ? "peers-only" : "latest"}.json`;
   // Whole seconds: pgbench (the anchor) takes nothing finer.
   const seconds = positiveNumber("seconds", values.seconds, quick ? 3 : 10, true);
   return {
@@ -96,12 +122,14 @@ export function parsePlan(args: string[]): BenchPlan | undefined {
     runs: positiveNumber("runs", values.runs, quick ? 1 : 3, true),
     warmupSeconds: quick ? 0.5 : 1.5,
     workerCounts: [1, 4, 16],
-    fleetSizes: [10_000, 100_000],
+    fleetSizes: peersOnly ? [10_000] : [10_000, 100_000],
     pgliteFleetSize: 10_000,
     liveSessions: 64,
     backoffEvery: 100,
     idlePolls: quick ? 5 : 15,
     unit,
-    outPath: values.out ?? new URL("./results/latest.json", import.meta.url).pathname,
+    outPath,
+    chartPath: chartPathFor(outPath),
+    peersOnly,
   };
 }

@@ -14,7 +14,13 @@ import type { BenchPlan } from "./plan.ts";
 import type { EquinixBenchResult } from "./equinix.ts";
 import type { AgentApiResult } from "./agent_api.ts";
 import type { FleetBringupResult, Milestone } from "./fleet_bringup.ts";
+import type { ServiceFigures } from "./service_figures.ts";
+import { formatServiceSection } from "./service_report.ts";
+import { table } from "./text_table.ts";
 import type { EventResults } from "./targets.ts";
+import type { TpcbResult } from "./tpcb.ts";
+import type { PeerResults } from "./peers/measure.ts";
+import { formatPeersSection } from "./peers/section.ts";
 import {
   AGENT_API_ANCHOR_CLIENTS,
   AGENT_API_HEARTBEATS_PER_SECOND,
@@ -36,7 +42,8 @@ export interface BenchReport {
   durationSeconds: number;
   /** `Deno.loadavg()` when the bench started and ended: other processes on the machine skew the figures. */
   loadAverage: { start: number[]; end: number[] };
-  plan: Omit<BenchPlan, "outPath">;
+  /** The plan, less the output paths (they name this machine's directories). */
+  plan: Omit<BenchPlan, "outPath" | "chartPath">;
   machine: MachineInfo;
   anchor: {
     source: AnchorSource;
@@ -60,15 +67,14 @@ export interface BenchReport {
   fleetBringup?: FleetBringupResult;
   /** Issue 6: the agent API's accepted heartbeats per second; absent when skipped. */
   agentApi?: AgentApiResult;
+  /** Issues 7 and 8: the admin API, dashboard and event stream, and the service's start and idle; absent when skipped. */
+  service?: ServiceFigures;
+  /** Issue 9: pgbench's built-in TPC-B-like script at the anchor's client counts; absent when skipped. */
+  tpcb?: TpcbResult;
+  /** Issue 9: graphile-worker and pg-boss on the same server; absent when skipped. */
+  peers?: PeerResults;
   targets: TargetCheck[];
   notes: string[];
-}
-
-function table(headers: string[], rows: string[][], rightAligned: (i: number) => boolean): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => rightAligned(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])).join("  ").trimEnd();
-  return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
 function fixed(n: number | undefined, digits: number): string {
@@ -422,7 +428,9 @@ export function formatReport(r: BenchReport): string {
     "",
     ...other,
     "",
+    ...formatPeersSection(r),
     ...fleetSection(r, anchor),
+    ...(r.service ? formatServiceSection(r.service) : []),
     targets,
     "",
     ...(noisy.length > 0

@@ -12,6 +12,8 @@ import type { EquinixBenchResult } from "./equinix.ts";
 import type { EtcdBacklogResult } from "./etcd_backlog.ts";
 import type { FanOutResult } from "./event_fanout.ts";
 import type { FleetBringupResult } from "./fleet_bringup.ts";
+import type { PeerName } from "./peers/install.ts";
+import type { PeerResults } from "./peers/measure.ts";
 
 /** Drover ÷ anchor on PostgreSQL at the same client count: the floor, per worker count. */
 export const RATIO_FLOOR: Readonly<Record<number, number>> = { 1: 0.70, 4: 0.65, 16: 0.65 };
@@ -53,6 +55,17 @@ export const AGENT_API_HEARTBEATS_PER_SECOND = 2000;
 export const AGENT_API_RATIO_TO_ANCHOR_16 = 1.0;
 /** The anchor's client count the agent API is compared with. */
 export const AGENT_API_ANCHOR_CLIENTS = 16;
+
+/**
+ * Issue 9: Drover's units/s at 10,000 machines ÷ a peer's jobs/s at the same
+ * worker count, at least (no target where a worker count is absent).
+ */
+export const PEER_RATIO_AT_LEAST: Readonly<Record<PeerName, Readonly<Record<number, number>>>> = {
+  "graphile-worker": { 1: 1.0, 4: 1.2, 16: 1.2 },
+  "pg-boss": { 4: 2, 16: 2 },
+};
+/** The fleet the peer targets are checked on. */
+export const PEER_TARGET_MACHINES = 10_000;
 
 /** The Event Value and change feed measurements. */
 export interface EventResults {
@@ -259,4 +272,24 @@ export function checkAgentApiTargets(
     },
     { subject: "Agent API: heartbeats answered other than 204", rule: "= 0", value: a.errors, met: a.errors === 0 },
   ];
+}
+
+/** Issue 9: Drover (10,000 machines) against graphile-worker and pg-boss, at each worker count with a target. */
+export function checkPeerTargets(postgres: readonly ConfigurationResult[], peers: PeerResults): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const [peer, targets] of Object.entries(PEER_RATIO_AT_LEAST)) {
+    for (const [workers, atLeast] of Object.entries(targets).map(([w, r]) => [Number(w), r])) {
+      const drover = postgres.find((c) => c.machines === PEER_TARGET_MACHINES && c.workers === workers);
+      const other = peers.configurations.find((c) => c.peer === peer && c.workers === workers);
+      if (!drover || !other) continue;
+      const ratio = drover.median.unitsPerSecond / other.median.jobsPerSecond;
+      checks.push({
+        subject: `PostgreSQL ${fleetLabel(PEER_TARGET_MACHINES)}, ${workersLabel(workers)}: units/s ÷ ${peer} jobs/s`,
+        rule: `>= ${atLeast.toFixed(1)}`,
+        value: ratio,
+        met: ratio >= atLeast,
+      });
+    }
+  }
+  return checks;
 }

@@ -1,0 +1,140 @@
+/**
+ * Drover as a child process, as `deno task start` runs it: `deno run` with
+ * the start task's own flags (read from deno.json, so they stay the same),
+ * but spawned directly, so the child's pid is main.ts's process and /proc
+ * shows its CPU and memory (under `deno task`, main.ts would be a grandchild).
+ *
+ * The child gets the bench's environment without any Drover setting
+ * (`DROVER_*`, `EQUINIX_*`, `DATABASE_URL`, `ETCD_ENDPOINTS`) plus `env`.
+ *
+ * @module
+ */
+import { within } from "../tests/harness/wait.ts";
+
+const REPO = new URL("../", import.meta.url);
+const MAIN = decodeURIComponent(new URL("main.ts", REPO).pathname);
+const STOP_LIMIT_MS = 15_000;
+
+/** The settings main.ts reads: a child must not inherit them from whoever runs the bench. */
+const DROVER_SETTING = /^(DROVER_|EQUINIX_|DATABASE_URL$|ETCD_ENDPOINTS$)/;
+
+/** The `deno` arguments of deno.json's `start` task before its entry point, e.g. `run --allow-net ... --v8-flags=...`. */
+export function startTaskDenoArgs(): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(new URL("deno.json", REPO))) as { tasks?: Record<string, string> };
+  const words = (config.tasks?.start ?? "").trim().split(/\s+/);
+  if (words[0] !== "deno" || words.at(-1) !== "main.ts") {
+    throw new Error(`deno.json's start task is not "deno ... main.ts": ${JSON.stringify(config.tasks?.start)}`);
+  }
+  return words.slice(1, -1);
+}
+
+/** The bench's environment without Drover's settings, plus `env`. */
+export function childEnvironment(env: Record<string, string>): Record<string, string> {
+  const inherited = Object.entries(Deno.env.toObject()).filter(([name]) => !DROVER_SETTING.test(name));
+  return { ...Object.fromEntries(inherited), ...env };
+}
+
+/** A running main.ts. */
+export interface DroverProcess extends AsyncDisposable {
+  readonly pid: number;
+  /** `performance.now()` just before the spawn. */
+  readonly spawnedAt: number;
+  /** The dashboard URL of the line `Drover is running. Dashboard: <url>`; rejects if the process exits first. */
+  readonly loginUrl: Promise<string>;
+  /** Everything it printed on stderr so far (its log). */
+  log(): string;
+  /** SIGTERM, then SIGKILL after 15 s; resolves once it exited. Idempotent. */
+  stop(): Promise<Deno.CommandStatus>;
+}
+
+/**
+ * Spawns main.ts with `env` (see the module doc) in the repository;
+ * `extraDenoArgs` go after the start task's (e.g. `--cpu-prof`, to profile it).
+ */
+export function spawnDrover(env: Record<string, string>, extraDenoArgs: string[] = []): DroverProcess {
+  const spawnedAt = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...startTaskDenoArgs(), ...extraDenoArgs, MAIN],
+    cwd: decodeURIComponent(REPO.pathname),
+    env: childEnvironment(env),
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let log = "";
+  const logged = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) log += chunk;
+  })().catch(() => {});
+  const login = Promise.withResolvers<string>();
+  login.promise.catch(() => {}); // awaited by whoever needs it; an early exit is reported there
+  // stdout is read to its end (not only to the login line), so the child never writes into a closed pipe.
+  const printed = (async () => {
+    let out = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      out += chunk;
+      const match = /Drover is running\. Dashboard: (\S+)/.exec(out);
+      if (match) login.resolve(match[1]);
+    }
+    await logged;
+    login.reject(new Error(`drover exited before printing its login line; its log:\n${log.slice(-4000)}`));
+  })().catch(() => {});
+  let stopped: Promise<Deno.CommandStatus> | undefined;
+  const stop = () =>
+    stopped ??= (async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      let status: Deno.CommandStatus;
+      try {
+        status = await within(child.status, STOP_LIMIT_MS, `drover (pid ${child.pid}) exiting after SIGTERM`);
+      } catch {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // gone meanwhile
+        }
+        status = await child.status;
+      }
+      await Promise.all([logged, printed]);
+      return status;
+    })();
+  return {
+    pid: child.pid,
+    spawnedAt,
+    loginUrl: login.promise,
+    log: () => log,
+    stop,
+    [Symbol.asyncDispose]: async () => {
+      await stop();
+    },
+  };
+}
+
+/** A machine as GET /api/v1/machines lists it (the fields read here). */
+interface ListedMachine {
+  machineId: string;
+  agentHeartbeatAt: string | null;
+}
+
+/**
+ * The machines of the first page (up to 500) and how many of them
+ * heartbeat, through the admin API; undefined while the server does not answer.
+ */
+export async function heartbeatingMachines(
+  baseUrl: string,
+  token: string,
+): Promise<{ machines: number; heartbeating: number; newestHeartbeatAt?: string } | undefined> {
+  const response = await fetch(`${baseUrl}/api/v1/machines?limit=500`, {
+    headers: { authorization: `Bearer ${token}` },
+  }).catch(() => undefined);
+  if (!response) return undefined;
+  if (!response.ok) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  const { rows } = await response.json() as { rows: ListedMachine[] };
+  const beats = rows.map((m) => m.agentHeartbeatAt).filter((at): at is string => at !== null).sort();
+  return { machines: rows.length, heartbeating: beats.length, newestHeartbeatAt: beats.at(-1) };
+}
