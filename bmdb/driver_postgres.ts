@@ -24,7 +24,7 @@ import {
 import { DatabaseError, DatabaseUnavailableError, InvalidArgumentError } from "./errors.ts";
 import { INDEX_PROBES_ONLY, NO_JIT } from "./planner.ts";
 import { type Logger, stderrLogger } from "./log.ts";
-import { guardPostgresLateWrites } from "./postgres_late_write.ts";
+import { guardPostgresJsFaults } from "./postgres_js_faults.ts";
 
 /** Options for {@linkcode openPostgresDriver}. */
 export interface PostgresDriverOptions {
@@ -37,7 +37,7 @@ export interface PostgresDriverOptions {
   /** Shown in `pg_stat_activity`. */
   applicationName?: string;
   signal?: AbortSignal;
-  /** Where the driver's own troubles go (see postgres_late_write.ts). @default stderrLogger */
+  /** Where the driver's own troubles go (see postgres_js_faults.ts). @default stderrLogger */
   logger?: Logger;
 }
 
@@ -53,6 +53,9 @@ export interface PostgresDriverOptions {
 export function reconnectDelaySeconds(attempt: number): number {
   return Math.min(0.05 * 2 ** attempt, 1) * (0.5 + Math.random() / 2);
 }
+
+/** What a rolled-back transaction's callback rejects with (never seen outside this module). */
+const ROLLED_BACK = new Error("rolled back");
 
 /** Where a URL points, for messages: never the password. */
 export function describePostgresUrl(url: string): string {
@@ -119,7 +122,7 @@ const types = {
  * @throws {InvalidArgumentError} when the URL is malformed.
  */
 export async function openPostgresDriver(options: PostgresDriverOptions): Promise<Driver> {
-  guardPostgresLateWrites(options.logger ?? stderrLogger);
+  guardPostgresJsFaults(options.logger ?? stderrLogger);
   const target = describePostgresUrl(options.url);
   const connectTimeoutSeconds = options.connectTimeoutSeconds ?? 10;
   const common = {
@@ -212,58 +215,55 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
       }
     },
     async begin(opts: BeginOptions): Promise<DriverTransaction> {
-      const conn = await pool(opts.isolation).reserve().catch((error) => {
+      // Through postgres.js's own begin(), whose BEGIN is an ordinary query: it
+      // fails like one when the server is away. (Its reserve(), used here
+      // before, could stay pending for good when called during a restart: the
+      // connection it waited for reconnected and never handed it over.) The
+      // callback holds the transaction open until commit() or rollback().
+      const level = opts.isolation.toUpperCase();
+      const mode = `ISOLATION LEVEL ${level}${opts.readOnly ? " READ ONLY" : ""}`;
+      const opened = Promise.withResolvers<postgres.TransactionSql>();
+      const ending = Promise.withResolvers<void>();
+      ending.promise.catch(() => {}); // a rollback; begin() sees it
+      const finished = pool(opts.isolation).begin(mode, (tx) => {
+        opened.resolve(tx);
+        return ending.promise;
+      });
+      finished.catch((error) => opened.reject(error)); // BEGIN itself failed
+      const tx = await opened.promise.catch((error) => {
         throw toDatabaseError(error);
       });
-      const level = opts.isolation.toUpperCase();
-      // Not awaited: BEGIN travels in the same round trip as the first query.
-      const begun = conn.unsafe(`BEGIN ISOLATION LEVEL ${level}${opts.readOnly ? " READ ONLY" : ""}`).execute();
-      begun.catch(() => {}); // observed by commit()
       let open = true;
-      const close = () => {
-        if (open) {
-          open = false;
-          conn.release();
-        }
-      };
       return {
         async query(text, params) {
           try {
-            return await conn.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as Row[];
+            return await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as Row[];
           } catch (error) {
             throw toDatabaseError(error);
           }
         },
         async exec(script) {
           try {
-            await conn.unsafe(script);
+            await tx.unsafe(script);
           } catch (error) {
             throw toDatabaseError(error);
           }
         },
         async commit() {
-          try {
-            await begun;
-            const result = await conn.unsafe("COMMIT");
-            // A statement failed earlier in the pipeline: the server rolled back.
-            if (result.command === "ROLLBACK") {
-              throw new DatabaseError("The transaction was rolled back by the database", "25P02");
-            }
-          } catch (error) {
+          open = false;
+          ending.resolve();
+          // Rejects with the first statement that failed in the transaction
+          // (postgres.js then rolls back), or with COMMIT's own failure.
+          await finished.catch((error) => {
             throw toDatabaseError(error);
-          } finally {
-            close();
-          }
+          });
         },
         async rollback() {
           if (!open) return;
-          try {
-            await conn.unsafe("ROLLBACK");
-          } catch {
-            // The connection is gone, and with it the transaction.
-          } finally {
-            close();
-          }
+          open = false;
+          ending.reject(ROLLED_BACK);
+          // The connection may be gone, and with it the transaction.
+          await finished.catch(() => {});
         },
       };
     },

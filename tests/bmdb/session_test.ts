@@ -323,3 +323,33 @@ if (postgresOnly.length > 0) {
     }
   });
 }
+
+if (postgresOnly.length > 0) {
+  Deno.test("transactions begun while PostgreSQL restarts all settle: committed or refused, none left waiting", async () => {
+    await using pg = await ownPostgres();
+    const session = await pg.bmdb.startSession({ intervalSeconds: 30 });
+    try {
+      const outcomes: Promise<string>[] = [];
+      let restarting = true;
+      const restart = pg.server.restart({ downMs: 1_000 }).finally(() => restarting = false);
+      // One transaction every 30 ms (two statements, so a real BEGIN ... COMMIT) through the restart and 1.5 s beyond.
+      let until = Infinity;
+      while (performance.now() < until) {
+        const transaction = session.transact(async (q) => {
+          await q.newMachine();
+          await q.newMachine();
+        }).then(() => "committed", (error) => `refused: ${error.message}`);
+        outcomes.push(within(transaction, 8_000, "the transaction's outcome").catch((error) => error.message));
+        await new Promise((r) => setTimeout(r, 30));
+        if (!restarting && until === Infinity) until = performance.now() + 1_500;
+      }
+      await restart;
+      const results = await Promise.all(outcomes);
+      const waiting = results.filter((r) => r.includes("did not happen"));
+      assert.deepEqual(waiting, [], `${waiting.length} of ${results.length} transactions never settled`);
+      assert.ok(results.at(-1) === "committed", `the last one, after the restart: ${results.at(-1)}`);
+    } finally {
+      await session.close();
+    }
+  });
+}
