@@ -68,6 +68,8 @@ export {
   type MachineFilter,
   type MachineSummary,
   type MachineTag,
+  type ProvidedDevice,
+  type ProvidedMachine,
 } from "./queries_machines.ts";
 export { Session } from "./session.ts";
 export { Work } from "./work.ts";

@@ -10,13 +10,19 @@
  * literal (a `LIKE` pattern given as a parameter would keep a generic plan
  * from using the prefix indexes of migration 0004).
  *
+ * And the provider's side of many machines at once, one statement each: new
+ * machines for created devices, the provider's view of a page of devices,
+ * and machines whose device is gone (the provisioner and the updater).
+ *
  * @module
  */
 import type { Row } from "./driver.ts";
-import { type Process, PROCESSES, type Provider, PROVIDER_STATUSES, type ProviderStatus } from "./model.ts";
+import { InvalidArgumentError } from "./errors.ts";
+import { type Process, PROCESSES, type Provider, PROVIDER_STATUSES, ProviderStatus } from "./model.ts";
 import type { QuerySpec } from "./query.ts";
 import { empty, join, raw, type Sql, sql } from "./sql.ts";
 import { toBytes } from "./queries_agent.ts";
+import { type MachineProvided, toMachineProvided } from "./queries_workflows.ts";
 import * as check from "./validate.ts";
 
 /** Tags a machine can be filtered by. */
@@ -285,4 +291,193 @@ function decodeReport(raw: unknown): unknown {
   } catch {
     return null;
   }
+}
+
+// The provider's side of many machines per statement.
+
+/** What a provider reports of one device, as `machine_provided` records it. */
+export interface ProvidedDevice {
+  providerId: string;
+  providerReservationId?: string | null;
+  providerIpAddress?: string | null;
+  providerLocation?: string | null;
+  providerStatus?: ProviderStatus | null;
+}
+
+/** A new machine recorded for a device. */
+export interface ProvidedMachine {
+  machineId: string;
+  providerId: string;
+}
+
+/** Devices (or provider ids) one statement takes at most: a provider page is at most 1,000. */
+const MAX_PER_STATEMENT = 10_000;
+
+/** An array of 0..{@linkcode MAX_PER_STATEMENT} entries. */
+function list(field: string, value: unknown): readonly unknown[] {
+  if (!Array.isArray(value)) {
+    throw new InvalidArgumentError(
+      field,
+      `must be an array: current value is ${value === null ? "null" : typeof value}`,
+    );
+  }
+  if (value.length > MAX_PER_STATEMENT) {
+    throw new InvalidArgumentError(
+      field,
+      `must hold at most ${MAX_PER_STATEMENT} entries: current length is ${value.length}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Validated devices, one per provider id (the last one given wins: a live
+ * listing may show a device twice), with absent fields as null.
+ */
+function checkDevices(field: string, value: unknown): Required<ProvidedDevice>[] {
+  const byId = new Map<string, Required<ProvidedDevice>>();
+  list(field, value).forEach((entry, i) => {
+    const at = `${field}[${i}]`;
+    const d = check.options(at, entry as ProvidedDevice);
+    const providerId = check.text(`${at}.providerId`, d.providerId, { maxLength: 128 });
+    byId.set(providerId, {
+      providerId,
+      providerReservationId: check.optionalText(`${at}.providerReservationId`, d.providerReservationId, {
+        maxLength: 128,
+      }),
+      providerIpAddress: check.optionalText(`${at}.providerIpAddress`, d.providerIpAddress, { maxLength: 128 }),
+      providerLocation: check.optionalText(`${at}.providerLocation`, d.providerLocation, { maxLength: 128 }),
+      providerStatus: d.providerStatus == null ? null : check.providerStatus(`${at}.providerStatus`, d.providerStatus),
+    });
+  });
+  return [...byId.values()];
+}
+
+/**
+ * The devices as a relation `d(provider_id, reservation_id, ip_address,
+ * location, status, ord)`, bound as five arrays; `ord` numbers them from 1.
+ */
+function devicesRelation(devices: readonly Required<ProvidedDevice>[]): Sql {
+  const column = (pick: (d: Required<ProvidedDevice>) => string | null) => devices.map(pick);
+  return sql`unnest(${column((d) => d.providerId)}::text[], ${column((d) => d.providerReservationId)}::text[],
+      ${column((d) => d.providerIpAddress)}::text[], ${column((d) => d.providerLocation)}::text[],
+      ${column((d) => d.providerStatus)}::text[])
+    WITH ORDINALITY AS d(provider_id, reservation_id, ip_address, location, status, ord)`;
+}
+
+/**
+ * Records each device not recorded yet as a new machine with its
+ * `machine_provided`, in one statement; a device `provider` already knows
+ * (another replica recorded it) is skipped. Returns the machines made.
+ * @throws {InvalidArgumentError} a bad provider or device field (named, e.g. `devices[2].providerId`).
+ */
+export function newProvidedMachines(params: {
+  provider: Provider;
+  devices: readonly ProvidedDevice[];
+}): QuerySpec<ProvidedMachine[]> {
+  const p = check.options("params", params);
+  const provider = check.provider("provider", p.provider);
+  const devices = checkDevices("devices", p.devices);
+  // Ids made here rather than by gen_random_uuid() in the CTE: both inserts
+  // must see one id per device, however the engine evaluates the CTE.
+  const machineIds = devices.map(() => crypto.randomUUID());
+  return {
+    name: "newProvidedMachines",
+    kind: "write",
+    build: () =>
+      sql`WITH fresh AS (
+          SELECT (${machineIds}::uuid[])[d.ord] AS machine_id, d.* FROM ${devicesRelation(devices)}
+          WHERE NOT EXISTS (SELECT 1 FROM machine_provided mp
+            WHERE mp.provider = ${provider}::text AND mp.provider_id = d.provider_id)),
+        made AS (INSERT INTO machines (machine_id) SELECT machine_id FROM fresh RETURNING machine_id)
+        INSERT INTO machine_provided (machine_id, provider, provider_id, provider_reservation_id,
+          provider_ip_address, provider_location, provider_status)
+        SELECT f.machine_id, ${provider}::text, f.provider_id, f.reservation_id, f.ip_address, f.location, f.status
+        FROM fresh f JOIN made USING (machine_id)
+        RETURNING machine_id, provider_id`,
+    map: (rows) => rows.map((r) => ({ machineId: r.machine_id as string, providerId: r.provider_id as string })),
+  };
+}
+
+/**
+ * Copies what the provider reports of a page of devices into
+ * `machine_provided` (found by provider and provider id), in one statement,
+ * with the semantics of `machineUpdateProviderStatus`: a field left out (or
+ * null) keeps its value. Only rows with a field that changes are written, so
+ * a page where nothing changed writes (and locks) nothing. Devices the BMDB
+ * does not know are ignored. Returns the rows written, as they are now.
+ * @throws {InvalidArgumentError} a bad provider or device field (named, e.g. `devices[2].providerStatus`).
+ */
+export function machinesUpdateProviderStatus(params: {
+  provider: Provider;
+  devices: readonly ProvidedDevice[];
+}): QuerySpec<MachineProvided[]> {
+  const p = check.options("params", params);
+  const provider = check.provider("provider", p.provider);
+  const devices = checkDevices("devices", p.devices);
+  return {
+    name: "machinesUpdateProviderStatus",
+    kind: "write",
+    build: () =>
+      sql`UPDATE machine_provided mp SET
+          provider_reservation_id = COALESCE(d.reservation_id, mp.provider_reservation_id),
+          provider_ip_address = COALESCE(d.ip_address, mp.provider_ip_address),
+          provider_location = COALESCE(d.location, mp.provider_location),
+          provider_status = COALESCE(d.status, mp.provider_status)
+        FROM ${devicesRelation(devices)}
+        WHERE mp.provider = ${provider}::text AND mp.provider_id = d.provider_id
+          AND (COALESCE(d.reservation_id, mp.provider_reservation_id) IS DISTINCT FROM mp.provider_reservation_id
+            OR COALESCE(d.ip_address, mp.provider_ip_address) IS DISTINCT FROM mp.provider_ip_address
+            OR COALESCE(d.location, mp.provider_location) IS DISTINCT FROM mp.provider_location
+            OR COALESCE(d.status, mp.provider_status) IS DISTINCT FROM mp.provider_status)
+        RETURNING mp.machine_id, mp.provider, mp.provider_id, mp.provider_reservation_id,
+          mp.provider_ip_address, mp.provider_location, mp.provider_status`,
+    map: (rows) => rows.map(toMachineProvided),
+  };
+}
+
+/**
+ * Marks Missing, in one statement, the machines of `providerIds` that were
+ * recorded before `recordedBefore` (read from the database's clock when a
+ * sweep began: a machine recorded later may have a device the sweep's
+ * listing had already passed) and are neither Missing already nor
+ * ProvisioningFailedPermanent. Returns the machines marked.
+ * @throws {InvalidArgumentError} a bad provider, provider id (named, e.g. `providerIds[3]`) or date.
+ */
+export function machinesMarkMissing(params: {
+  provider: Provider;
+  providerIds: readonly string[];
+  recordedBefore: Date;
+}): QuerySpec<ProvidedMachine[]> {
+  const p = check.options("params", params);
+  const provider = check.provider("provider", p.provider);
+  const providerIds = [
+    ...new Set(
+      list("providerIds", p.providerIds).map((id, i) => check.text(`providerIds[${i}]`, id, { maxLength: 128 })),
+    ),
+  ];
+  const recordedBefore = check.date("recordedBefore", p.recordedBefore);
+  return {
+    name: "machinesMarkMissing",
+    kind: "write",
+    build: () =>
+      sql`UPDATE machine_provided mp SET provider_status = ${ProviderStatus.Missing}::text
+        FROM machines m
+        WHERE mp.provider = ${provider}::text AND mp.provider_id = ANY(${providerIds}::text[])
+          AND m.machine_id = mp.machine_id AND m.machine_created_at < ${recordedBefore}::timestamptz
+          AND mp.provider_status IS DISTINCT FROM ${ProviderStatus.Missing}::text
+          AND mp.provider_status IS DISTINCT FROM ${ProviderStatus.ProvisioningFailedPermanent}::text
+        RETURNING mp.machine_id, mp.provider_id`,
+    map: (rows) => rows.map((r) => ({ machineId: r.machine_id as string, providerId: r.provider_id as string })),
+  };
+}
+
+/** The database's clock (`now()`): to compare with times the database recorded, whatever this host's clock says. */
+export function getDatabaseTime(): QuerySpec<Date> {
+  return {
+    name: "getDatabaseTime",
+    kind: "read",
+    build: () => sql`SELECT now() AS now`,
+    map: (rows) => rows[0].now as Date,
+  };
 }

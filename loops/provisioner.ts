@@ -5,16 +5,20 @@
  * Each pass:
  * 1. Lists the provider's devices and the BMDB's Equinix machines.
  * 2. Adopts every managed device (one carrying the managed tag) the BMDB does
- *    not know: a device whose BMDB write failed after its creation is found
- *    here on the next pass, never orphaned.
+ *    not know, all in one statement: a device whose BMDB write failed after
+ *    its creation is found here on the next pass, never orphaned.
  * 3. Halts if a BMDB machine's device is missing at the provider while the
  *    machine is not marked failed: the two sides disagree badly, and creating
  *    more devices could make it worse. The halt and its reason stay visible
  *    (`status`, a gauge) until a later pass finds the sides agree again.
  * 4. Otherwise creates up to `chunkSize` devices (never beyond `maxDevices`
  *    managed ones) from provisionable reservations without a device, each
- *    after a token of the device-creation limiter, and records each as a
- *    machine with `machine_provided`.
+ *    after a token of the device-creation limiter, and records them as
+ *    machines with `machine_provided` while the next are created: one
+ *    statement for those created since the last statement went out. A
+ *    device whose record fails (or never happens: a crash) carries the
+ *    managed tag and occupies its reservation, so the next pass adopts it
+ *    (step 2) and never creates a second on that reservation.
  *
  * @module
  */
@@ -73,6 +77,59 @@ export interface ProvisionerPass {
 }
 
 const MISSING_NAMED_AT_MOST = 5;
+
+/** Records devices as new machines; returns the provider ids it recorded (not those recorded already). */
+type RecordDevices = (devices: readonly Device[]) => Promise<string[]>;
+
+/**
+ * Records created devices while the next ones are being created: a device
+ * goes out at once when no statement is in flight, otherwise with the others
+ * created meanwhile, in the next statement. So a chunk costs one statement
+ * per batch rather than a transaction per device, and a device stays
+ * unrecorded for about one statement (a window in which another replica's
+ * pass would adopt it: harmless, but logged). After a failed statement it
+ * records nothing more; the devices it held are adopted by the next pass.
+ */
+class DeviceRecorder {
+  readonly #record: RecordDevices;
+  #queued: Device[] = [];
+  #flushing: Promise<void> | undefined;
+  #failure: { error: unknown } | undefined;
+
+  constructor(record: RecordDevices) {
+    this.#record = record;
+  }
+
+  /** Queues `device` for recording. @throws the failure of an earlier statement. */
+  add(device: Device): void {
+    this.throwIfFailed();
+    this.#queued.push(device);
+    this.#flushing ??= this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queued.length > 0 && !this.#failure) {
+        const batch = this.#queued;
+        this.#queued = [];
+        await this.#record(batch);
+      }
+    } catch (error) {
+      this.#failure = { error };
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  /** Resolves when nothing is in flight; never rejects. */
+  async settled(): Promise<void> {
+    await this.#flushing;
+  }
+
+  throwIfFailed(): void {
+    if (this.#failure) throw this.#failure.error;
+  }
+}
 
 function metricsOn(registry: Registry) {
   return {
@@ -148,48 +205,46 @@ export class Provisioner {
   }
 
   /**
-   * Records a device as a new machine, in `session` (one per pass, started on
-   * its first write). False when another replica recorded it first.
+   * Records devices as new machines, all in one statement, in `session`.
+   * Returns the provider ids this call recorded: a device another replica
+   * recorded first is skipped.
    */
-  async #record(session: Session, device: Device): Promise<boolean> {
+  async #record(session: Session, devices: readonly Device[]): Promise<string[]> {
     try {
-      await session.transact(async (q) => {
-        const { machineId } = await q.newMachine();
-        await q.machineAddProvided({ machineId, provider: Provider.Equinix, ...providedFields(device) });
-      });
-      return true;
+      const made = await session.transact((q) =>
+        q.newProvidedMachines({ provider: Provider.Equinix, devices: devices.map(providedFields) })
+      );
+      return made.map((m) => m.providerId);
     } catch (error) {
-      if (error instanceof DatabaseError && error.code === "23505") return false; // UNIQUE (provider, provider_id)
-      throw error;
+      // UNIQUE (provider, provider_id): another replica recorded one of them while this statement ran.
+      if (!(error instanceof DatabaseError && error.code === "23505")) throw error;
+      if (devices.length === 1) return [];
+      const recorded: string[] = [];
+      for (const device of devices) recorded.push(...await this.#record(session, [device]));
+      return recorded;
     }
   }
 
   /** One pass; see the module comment. */
   async pass(signal?: AbortSignal): Promise<ProvisionerPass> {
-    let session: Session | undefined;
-    const record = async (device: Device) => this.#record(session ??= await this.#bmdb.startSession(), device);
+    // One session per pass, started on its first write.
+    let session: Promise<Session> | undefined;
+    const record = async (devices: readonly Device[]) =>
+      await this.#record(await (session ??= this.#bmdb.startSession()), devices);
     try {
       return await this.#pass(record, signal);
     } finally {
-      await session?.close();
+      await session?.then((s) => s.close(), () => {});
     }
   }
 
-  async #pass(record: (device: Device) => Promise<boolean>, signal?: AbortSignal): Promise<ProvisionerPass> {
+  async #pass(record: RecordDevices, signal?: AbortSignal): Promise<ProvisionerPass> {
     const { maxDevices, chunkSize, managedTag } = this.#options;
     const devices = await this.#client.listDevices({ signal });
     const machines = await this.#bmdbMachines();
     const known = new Set(machines.map((m) => m.providerId));
     const managed = devices.filter((d) => d.tags?.includes(managedTag));
-
-    let adopted = 0;
-    for (const device of managed.filter((d) => !known.has(d.id))) {
-      if (await record(device)) {
-        adopted++;
-        this.#metrics.adopted.inc();
-        this.#logger.warn("adopted a managed device the BMDB did not know", { providerId: device.id });
-      }
-    }
+    const adopted = await this.#adopt(record, managed.filter((d) => !known.has(d.id)));
 
     const present = new Set(devices.map((d) => d.id));
     const missing = machines.filter((m) =>
@@ -207,21 +262,48 @@ export class Provisioner {
     }
 
     const wanted = Math.min(chunkSize, maxDevices - managed.length);
-    if (wanted > 0) {
-      const reservations = await this.#client.listReservations({ signal });
-      const free = reservations.filter((r) => r.provisionable && !r.device);
+    if (wanted > 0) pass.created = await this.#createChunk(record, wanted, signal);
+    this.#setStatus({ halted: false, reason: null, managedDevices: managed.length + pass.created });
+    return pass;
+  }
+
+  /** Records managed devices the BMDB lacks (all in one statement); returns how many this pass recorded. */
+  async #adopt(record: RecordDevices, orphans: Device[]): Promise<number> {
+    if (orphans.length === 0) return 0;
+    const adopted = await record(orphans);
+    this.#metrics.adopted.inc(adopted.length);
+    for (const providerId of adopted) {
+      this.#logger.warn("adopted a managed device the BMDB did not know", { providerId });
+    }
+    return adopted.length;
+  }
+
+  /**
+   * Creates up to `wanted` devices from free reservations, recording them
+   * while the next ones are created; returns how many it created.
+   * @throws the first recording failure (after which it creates no more: the
+   *   next pass adopts what was left unrecorded), or a creation failure.
+   */
+  async #createChunk(record: RecordDevices, wanted: number, signal?: AbortSignal): Promise<number> {
+    const reservations = await this.#client.listReservations({ signal });
+    const free = reservations.filter((r) => r.provisionable && !r.device);
+    const recorder = new DeviceRecorder(record);
+    let created = 0;
+    try {
       for (const reservation of free.slice(0, wanted)) {
+        recorder.throwIfFailed();
         await this.#limiter.take(signal);
         const device = await this.#create(reservation, signal);
         if (!device) continue;
-        pass.created++;
+        created++;
         this.#metrics.created.inc();
-        // A failure here ends the pass with the device managed but unrecorded: the next pass adopts it.
-        await record(device);
+        recorder.add(device);
       }
+    } finally {
+      await recorder.settled();
     }
-    this.#setStatus({ halted: false, reason: null, managedDevices: managed.length + pass.created });
-    return pass;
+    recorder.throwIfFailed();
+    return created;
   }
 
   async #create(reservation: HardwareReservation, signal?: AbortSignal): Promise<Device | undefined> {

@@ -1,9 +1,13 @@
 /**
  * The updater: copies what the provider reports of each device (status,
  * public IPv4, metro, reservation) into the BMDB's `machine_provided`, page by
- * page, so neither side's fleet is ever loaded at once. Machines whose device
- * the sweep did not see are marked Missing (the provisioner decides what a
- * missing device means; the dashboard shows it).
+ * page, so neither side's fleet is ever loaded at once: one statement per
+ * page, writing only the machines where something changed (an idle sweep
+ * writes nothing). Machines whose device the sweep did not see are marked
+ * Missing (the provisioner decides what a missing device means; the
+ * dashboard shows it), but only those recorded before the sweep's listing
+ * began: a device created while the listing ran may sit on a page already
+ * read.
  *
  * Devices the BMDB does not know are not touched here (the provisioner adopts
  * managed ones). Every replica may run it: the writes are idempotent.
@@ -12,7 +16,7 @@
  */
 import type { Registry } from "prom-client";
 import { type Bmdb, type Logger, Provider, ProviderStatus, type Session } from "../bmdb/mod.ts";
-import type { EquinixClient } from "../equinix/mod.ts";
+import type { Device, EquinixClient } from "../equinix/mod.ts";
 import { providedFields } from "./provider_view.ts";
 import { counterOn } from "./metrics.ts";
 import { runEvery } from "./schedule.ts";
@@ -28,8 +32,10 @@ export interface UpdaterOptions {
 
 /** What one sweep did. */
 export interface UpdaterPass {
-  /** Devices whose fields were written (a device the BMDB does not know changes nothing). */
+  /** Devices the provider listed. */
   devices: number;
+  /** Machines whose status, address, metro or reservation changed and was written. */
+  written: number;
   /** Machines newly marked Missing. */
   missing: number;
 }
@@ -39,7 +45,12 @@ function metricsOn(registry: Registry) {
     devices: counterOn(
       registry,
       "drover_updater_devices_total",
-      "Provider devices whose status the updater copied into the BMDB.",
+      "Provider devices the updater listed and compared with the BMDB.",
+    ),
+    written: counterOn(
+      registry,
+      "drover_updater_machines_written_total",
+      "Machines whose provider status, address, metro or reservation the updater changed in the BMDB.",
     ),
     missing: counterOn(
       registry,
@@ -76,25 +87,54 @@ export class Updater {
     this.#metrics = metricsOn(options.registry);
   }
 
-  /** One sweep over the provider's devices, then over the BMDB's machines for missing ones. */
+  /**
+   * One sweep over the provider's devices, then over the BMDB's machines for
+   * missing ones. One statement per page of devices (writing only machines
+   * that changed) and one per page of machines with devices gone.
+   */
   async pass(signal?: AbortSignal): Promise<UpdaterPass> {
+    const session = await this.#liveSession();
+    // From the database's clock, before the listing begins: a machine recorded
+    // later may have a device the listing had passed already, so only machines
+    // recorded before this may be marked Missing.
+    const listingBegan = await this.#bmdb.read((q) => q.getDatabaseTime());
+    const seen = new Set<string>();
+    let devices = 0;
+    let written = 0;
+    await this.#client.forEachDevicePage(async (page) => {
+      for (const device of page) seen.add(device.id);
+      devices += page.length;
+      written += await this.#copyPage(session, page);
+    }, { signal });
+    const missing = await this.#markMissing(session, seen, listingBegan);
+    this.#metrics.devices.inc(devices);
+    this.#metrics.written.inc(written);
+    this.#metrics.missing.inc(missing);
+    return { devices, written, missing };
+  }
+
+  async #liveSession(): Promise<Session> {
     if (this.#session?.signal.aborted) {
       await this.#session.close();
       this.#session = undefined;
     }
-    const session = this.#session ??= await this.#bmdb.startSession();
-    const seen = new Set<string>();
-    let devices = 0;
-    await this.#client.forEachDevicePage(async (page) => {
-      for (const device of page) seen.add(device.id);
-      await session.transact(async (q) => {
-        for (const device of page) {
-          await q.machineUpdateProviderStatus({ provider: Provider.Equinix, ...providedFields(device) });
-        }
-      });
-      devices += page.length;
-    }, { signal });
+    return this.#session ??= await this.#bmdb.startSession();
+  }
 
+  /** Writes what changed of a page of devices; returns how many machines changed. */
+  async #copyPage(session: Session, page: Device[]): Promise<number> {
+    if (page.length === 0) return 0;
+    const changed = await session.transact((q) =>
+      q.machinesUpdateProviderStatus({ provider: Provider.Equinix, devices: page.map(providedFields) })
+    );
+    return changed.length;
+  }
+
+  /**
+   * Pages through the BMDB's machines and marks Missing those recorded before
+   * `listingBegan` whose device the listing did not show; returns how many.
+   */
+  async #markMissing(session: Session, seen: ReadonlySet<string>, listingBegan: Date): Promise<number> {
     let missing = 0;
     let after: string | undefined;
     for (;;) {
@@ -106,26 +146,21 @@ export class Updater {
         m.providerStatus !== ProviderStatus.ProvisioningFailedPermanent
       );
       if (gone.length > 0) {
-        await session.transact(async (q) => {
-          for (const m of gone) {
-            await q.machineUpdateProviderStatus({
-              provider: Provider.Equinix,
-              providerId: m.providerId,
-              providerStatus: ProviderStatus.Missing,
-            });
-          }
-        });
-        missing += gone.length;
-        for (const m of gone) {
+        const marked = await session.transact((q) =>
+          q.machinesMarkMissing({
+            provider: Provider.Equinix,
+            providerIds: gone.map((m) => m.providerId),
+            recordedBefore: listingBegan,
+          })
+        );
+        missing += marked.length;
+        for (const m of marked) {
           this.#logger.warn("device missing at the provider", { machineId: m.machineId, providerId: m.providerId });
         }
       }
-      if (page.length < this.#pageSize) break;
+      if (page.length < this.#pageSize) return missing;
       after = page[page.length - 1].machineId;
     }
-    this.#metrics.devices.inc(devices);
-    this.#metrics.missing.inc(missing);
-    return { devices, missing };
   }
 
   /** Sweeps every interval until `signal` aborts; a failed sweep is logged and retried at the next. */

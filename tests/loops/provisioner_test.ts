@@ -3,7 +3,8 @@
  * reservations up to the maximum, in chunks, each recorded once; a managed
  * device the BMDB lacks is adopted; a device removed behind Drover's back
  * halts it (with the reason) until the sides agree; provider 5xx and lost
- * replies make no device twice.
+ * replies make no device twice; devices whose recording failed are adopted
+ * by the next pass, never created again.
  *
  * @module
  */
@@ -12,7 +13,7 @@ import { Registry } from "prom-client";
 import { Provider } from "../../bmdb/mod.ts";
 import { EquinixClient } from "../../equinix/mod.ts";
 import { Provisioner, TokenBucket } from "../../loops/mod.ts";
-import { bmdbTest, type TestBmdb } from "../harness/bmdb.ts";
+import { bmdbTest, countRows, type TestBmdb } from "../harness/bmdb.ts";
 import { type CheckedSimulator, simulatorClient, startCheckedSimulator } from "../harness/simulator.ts";
 import { quietLogger } from "../harness/quiet_logger.ts";
 
@@ -139,3 +140,56 @@ bmdbTest("with provider 5xx and lost replies, every device is created once and r
   assert.equal(f.sim.fleet.devices().length, 6);
   assert.deepEqual(await bmdbProviderIds(t), devices);
 });
+
+/** Makes every insert into machine_provided fail until the returned function is called. */
+async function failRecording(t: TestBmdb): Promise<() => Promise<void>> {
+  await t.sql(`CREATE FUNCTION test_refuse_record() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'recording refused by the test'; END $$`);
+  await t.sql(`CREATE TRIGGER test_refuse_record BEFORE INSERT ON machine_provided
+    FOR EACH STATEMENT EXECUTE FUNCTION test_refuse_record()`);
+  return async () => {
+    await t.sql("DROP TRIGGER test_refuse_record ON machine_provided");
+  };
+}
+
+/** Counts the INSERT statements on machine_provided (a statement-level trigger). */
+async function countRecordStatements(t: TestBmdb): Promise<() => Promise<number>> {
+  await t.sql("CREATE TABLE test_record_statements (at TIMESTAMPTZ NOT NULL DEFAULT now())");
+  await t.sql(`CREATE FUNCTION test_count_record() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN INSERT INTO test_record_statements DEFAULT VALUES; RETURN NULL; END $$`);
+  await t.sql(`CREATE TRIGGER test_count_record AFTER INSERT ON machine_provided
+    FOR EACH STATEMENT EXECUTE FUNCTION test_count_record()`);
+  return () => countRows(t, "SELECT count(*) FROM test_record_statements");
+}
+
+bmdbTest(
+  "devices whose recording failed are adopted by the next pass, all in one statement; none is created twice",
+  async (t) => {
+    await using f = await fixture(t, { reservations: 6, maxDevices: 4, chunkSize: 4 });
+    const allowRecording = await failRecording(t);
+    await assert.rejects(f.provisioner.pass(), /recording refused by the test/);
+    const unrecorded = managedDeviceIds(f.sim);
+    assert.ok(unrecorded.length >= 1, "the chunk's first device was created before its record failed");
+    assert.deepEqual(await bmdbProviderIds(t), []);
+    assert.equal(await countRows(t, "SELECT count(*) FROM machines"), 0, "no machine without its tag");
+
+    await allowRecording();
+    const statements = await countRecordStatements(t);
+    // A replica that creates nothing (maxDevices 0) still adopts.
+    const adopter = new Provisioner(t.bmdb, f.client, {
+      maxDevices: 0,
+      creationLimiter: new TokenBucket({ intervalMs: 1, burst: 1 }),
+      registry: new Registry(),
+      logger: quietLogger,
+    });
+    assert.deepEqual(await adopter.pass(), { adopted: unrecorded.length, created: 0, halted: false });
+    assert.equal(await statements(), 1, "the adopted devices were recorded in one statement");
+    assert.deepEqual(await bmdbProviderIds(t), unrecorded);
+
+    assert.deepEqual(await f.provisioner.pass(), { adopted: 0, created: 4 - unrecorded.length, halted: false });
+    const devices = managedDeviceIds(f.sim);
+    assert.equal(devices.length, 4);
+    assert.equal(f.sim.fleet.devices().length, 4, "no reservation got two devices");
+    assert.deepEqual(await bmdbProviderIds(t), devices);
+  },
+);
