@@ -10,7 +10,9 @@
  * error fails the work with the loop's backoff and a cause naming the loop
  * and what failed; an operator's cancel ends it as Canceled. On shutdown a
  * worker cancels the work it holds and closes its session (the seed never
- * closed a session after a failure).
+ * closed a session after a failure). After an unexpected error (the database
+ * away) it closes its session too, then starts a new one: a claim whose reply
+ * was lost may hold a machine the worker does not know of.
  *
  * With few workers, a finish and the next claim go as one statement
  * (`Work.finishAndClaim`): 1.5-1.7x the units/s at one worker, measured; at
@@ -171,7 +173,17 @@ export class LoopRunner<M extends { machineId: string }> {
             continue;
           }
           this.#metrics.errors.inc(label);
-          this.#logger.error("loop error; pausing", { loop: this.#loop.name, error: describe(error) });
+          this.#logger.error("loop error; pausing, then a new session", {
+            loop: this.#loop.name,
+            error: describe(error),
+          });
+          // A claim or commit whose reply was lost (the database restarting,
+          // say) may have taken a machine this worker does not know it holds:
+          // closing the session releases whatever it holds, in the database's
+          // view (or, if the database is away, its deadline does).
+          next = undefined;
+          await session?.close();
+          session = undefined;
           await sleep(this.#options.errorPauseMs, undefined, { signal }).catch(() => {});
         }
       }

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
-import { type Bmdb, type MachineProvided, Process, WorkCanceledError } from "../../bmdb/mod.ts";
+import { type Bmdb, type MachineProvided, Process, type Session, WorkCanceledError } from "../../bmdb/mod.ts";
 import { type ControlLoop, loopMetrics, LoopRunner, TokenBucket } from "../../loops/mod.ts";
 import { bmdbTest, countRows } from "../harness/bmdb.ts";
 import { addMachines, agentStarted, forAgentStart } from "../harness/fleet.ts";
@@ -142,6 +142,56 @@ bmdbTest(
     } finally {
       await running.stop();
     }
+  },
+);
+
+/** `bmdb`, whose sessions' first claim takes its machine and then reports a lost reply (as when the database restarts). */
+function losingFirstClaimReply(bmdb: Bmdb): Bmdb {
+  let lost = false;
+  const session = (real: Session) =>
+    new Proxy(real, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target);
+        if (property !== "work") return typeof value === "function" ? value.bind(target) : value;
+        return async (...args: Parameters<Session["work"]>) => {
+          const work = await target.work(...args);
+          if (lost) return work;
+          lost = true;
+          throw new Error("write CONNECTION_CLOSED 127.0.0.1:5432");
+        };
+      },
+    });
+  return new Proxy(bmdb, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (property === "startSession") {
+        return async (...args: Parameters<Bmdb["startSession"]>) => session(await target.startSession(...args));
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+bmdbTest(
+  "a claim whose reply was lost does not strand its machine: the worker's next session processes it",
+  async (t) => {
+    const setup = await t.bmdb.startSession();
+    const [machineId] = await addMachines(setup, 1);
+    await setup.close();
+    const running = start(losingFirstClaimReply(t.bmdb), agentStartLoop(() => Promise.resolve()));
+    try {
+      // The first claim took the machine, its reply "lost"; the worker's session stays alive (heartbeating), so
+      // without releasing it the machine would wait for that session's end: for good.
+      await waitFor(async () => await countRows(t, "SELECT count(*) FROM machine_agent_started") === 1, {
+        timeoutMs: 10_000,
+        what: "the machine processed after the lost reply",
+      });
+      assert.equal(await counter(running.registry, "drover_loop_errors_total"), 1);
+    } finally {
+      await running.stop();
+    }
+    const history = await t.bmdb.read((q) => q.listHistoryOf({ machineId }));
+    assert.deepEqual(history.map((h) => h.event), ["Started", "Canceled", "Started", "Finished"]);
   },
 );
 

@@ -136,7 +136,17 @@ if (serviceAvailable(postgresRequirement) && serviceAvailable(etcdRequirement)) 
             FROM machines m JOIN machine_provided mp USING (machine_id)
             LEFT JOIN machine_agent_started a USING (machine_id) LEFT JOIN machine_agent_heartbeat h USING (machine_id)
             WHERE h.agent_heartbeat_at IS NULL OR h.agent_heartbeat_at < now() - interval '5 seconds'`;
-          throw new Error(`${error.message}\nbackoffs: ${JSON.stringify(backoffs)}\nquiet: ${JSON.stringify(quiet)}`);
+          const work = await sql`SELECT w.machine_id, w.process, w.started_at, s.session_runtime_info,
+              s.session_deadline > now() AS live
+            FROM work w JOIN sessions s USING (session_id)`;
+          const logs = replicas.filter((r) => r !== victim).map((r) =>
+            `replica pid ${r.pid}:\n` +
+            r.log().split("\n").filter((line) => /WARN|ERROR/.test(line)).slice(-25).join("\n")
+          );
+          throw new Error(
+            `${error.message}\nbackoffs: ${JSON.stringify(backoffs)}\nquiet: ${JSON.stringify(quiet)}\n` +
+              `work: ${JSON.stringify(work)}\n${logs.join("\n")}`,
+          );
         });
         console.log(`all ${FLEET} heartbeating ${((performance.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
 
