@@ -22,6 +22,7 @@ import { type CpuTimes, postmasterPid, readCpuTimes } from "./cpu_time.ts";
 import type { HeartbeatLoadPlan, HeartbeatLoadResult } from "./heartbeat_load.ts";
 import { median } from "./percentile.ts";
 import { postgresRawSql } from "./raw_sql.ts";
+import { lines } from "./text_lines.ts";
 
 /** Machines with an agent in the bench's runs: each heartbeats about once a second at 2,000/s. */
 export const AGENT_API_MACHINES = 2000;
@@ -104,18 +105,6 @@ async function seedAgents(url: string, machines: number): Promise<HeartbeatLoadP
     await raw.close();
   }
   return agents.map(({ machineId, privateKey }) => ({ machineId, privateKey }));
-}
-
-/** Reads the child's stdout line by line. */
-async function* lines(stream: ReadableStream<Uint8Array<ArrayBuffer>>): AsyncGenerator<string> {
-  let text = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    text += chunk;
-    const parts = text.split("\n");
-    text = parts.pop() ?? "";
-    yield* parts.filter((line) => line.trim() !== "");
-  }
-  if (text.trim() !== "") yield text;
 }
 
 /** One load generator run: spawns it, and takes readings when its measured window opens and when it reports. */

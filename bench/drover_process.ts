@@ -9,11 +9,10 @@
  *
  * @module
  */
-import { within } from "../tests/harness/wait.ts";
+import { spawnWatched } from "./watched_process.ts";
 
 const REPO = new URL("../", import.meta.url);
 const MAIN = decodeURIComponent(new URL("main.ts", REPO).pathname);
-const STOP_LIMIT_MS = 15_000;
 
 /** The settings main.ts reads: a child must not inherit them from whoever runs the bench. */
 const DROVER_SETTING = /^(DROVER_|EQUINIX_|DATABASE_URL$|ETCD_ENDPOINTS$)/;
@@ -53,61 +52,21 @@ export interface DroverProcess extends AsyncDisposable {
  */
 export function spawnDrover(env: Record<string, string>, extraDenoArgs: string[] = []): DroverProcess {
   const spawnedAt = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
+  const process = spawnWatched({
     args: [...startTaskDenoArgs(), ...extraDenoArgs, MAIN],
     cwd: decodeURIComponent(REPO.pathname),
     env: childEnvironment(env),
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let log = "";
-  const logged = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) log += chunk;
-  })().catch(() => {});
-  const login = Promise.withResolvers<string>();
-  login.promise.catch(() => {}); // awaited by whoever needs it; an early exit is reported there
-  // stdout is read to its end (not only to the login line), so the child never writes into a closed pipe.
-  const printed = (async () => {
-    let out = "";
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      out += chunk;
-      const match = /Drover is running\. Dashboard: (\S+)/.exec(out);
-      if (match) login.resolve(match[1]);
-    }
-    await logged;
-    login.reject(new Error(`drover exited before printing its login line; its log:\n${log.slice(-4000)}`));
-  })().catch(() => {});
-  let stopped: Promise<Deno.CommandStatus> | undefined;
-  const stop = () =>
-    stopped ??= (async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      let status: Deno.CommandStatus;
-      try {
-        status = await within(child.status, STOP_LIMIT_MS, `drover (pid ${child.pid}) exiting after SIGTERM`);
-      } catch {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // gone meanwhile
-        }
-        status = await child.status;
-      }
-      await Promise.all([logged, printed]);
-      return status;
-    })();
+    readyWhen: (stdout) => /Drover is running\. Dashboard: (\S+)/.exec(stdout)?.[1],
+    what: "drover",
+  });
   return {
-    pid: child.pid,
+    pid: process.child.pid,
     spawnedAt,
-    loginUrl: login.promise,
-    log: () => log,
-    stop,
+    loginUrl: process.ready,
+    log: process.log,
+    stop: process.stop,
     [Symbol.asyncDispose]: async () => {
-      await stop();
+      await process.stop();
     },
   };
 }

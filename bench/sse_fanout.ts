@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { lines } from "./text_lines.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 import { openBmdb, Process, type Work } from "../bmdb/mod.ts";
 import { quietLogger } from "../tests/harness/quiet_logger.ts";
@@ -48,13 +49,7 @@ const UPDATE_TIMEOUT_MS = 15_000;
 
 /** Reads the child's stdout as messages. */
 async function* messages(stream: ReadableStream<Uint8Array<ArrayBuffer>>): AsyncGenerator<SseClientsMessage> {
-  let text = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    text += chunk;
-    const lines = text.split("\n");
-    text = lines.pop() ?? "";
-    for (const line of lines) if (line.trim() !== "") yield JSON.parse(line) as SseClientsMessage;
-  }
+  for await (const line of lines(stream)) yield JSON.parse(line) as SseClientsMessage;
 }
 
 /** Runs the clients against the server at `baseUrl` (over `databaseUrl`) and makes the updates. */
