@@ -189,7 +189,8 @@ export async function runAnchor(
 ): Promise<AnchorResult[]> {
   const seconds = Math.max(1, Math.round(options.seconds));
   const { postmaster, calibration } = options;
-  if (postmaster === undefined || calibration === undefined) {
+  // The calibration runs 1 s: a 1-second run's difference from it is noise.
+  if (postmaster === undefined || calibration === undefined || seconds <= 1) {
     return await runScript(source, options, options.clients, seconds);
   }
   const results: AnchorResult[] = [];
@@ -197,8 +198,10 @@ export async function runAnchor(
     const { result, cost } = await measuredScript(source, { ...options, postmaster }, clients, seconds);
     const base = calibration.get(clients);
     const units = base ? cost.units - base.units : 0;
-    const per = (ms: number, baseMs: number | undefined) =>
-      baseMs !== undefined && units > 0 ? ((ms - baseMs) * 1000) / units : NaN;
+    const per = (ms: number, baseMs: number | undefined) => {
+      const us = baseMs !== undefined && units > 0 ? ((ms - baseMs) * 1000) / units : NaN;
+      return us > 0 ? us : NaN; // a run too short, or too disturbed, to tell
+    };
     results.push({
       ...result,
       cpu: { clientUsPerUnit: per(cost.clientMs, base?.clientMs), serverUsPerUnit: per(cost.serverMs, base?.serverMs) },

@@ -60,15 +60,22 @@ export interface FleetBringupSettings {
  * The settings the bench uses for `machines` machines. Defaults where an
  * operator would keep them; otherwise what a 10,000-machine bring-up on a
  * provider without a rate limit warrants (bench/README.md says why).
+ * `--quick` passes a shorter updater interval: the updater's first sweep
+ * after the devices turn active gates the agents' start, and at 5 s it would
+ * be most of a small fleet's bring-up.
  */
-export function bringupSettings(machines: number, timeoutSeconds: number): FleetBringupSettings {
+export function bringupSettings(
+  machines: number,
+  timeoutSeconds: number,
+  updaterIntervalMs = 5000,
+): FleetBringupSettings {
   return {
     machines,
     simulator: { queuedMs: 50, provisioningMs: 200 },
     clientPageSize: 500, // the client's default
     // A pass lists every device and reservation: fewer, bigger passes.
     provisioner: { chunkSize: 1000, intervalMs: 1000, creationLimiter: { intervalMs: 5, burst: 20 } },
-    updater: { intervalMs: 5000 },
+    updater: { intervalMs: updaterIntervalMs },
     // 30 s heartbeats: 333/s from 10,000 agents, 20 of them within the recoverer's 600 s timeout.
     initializer: { parallelism: 8, idleWaitMs: 1000, heartbeatIntervalSeconds: 30 },
     recoverer: { parallelism: 1, idleWaitMs: 1000 }, // the runner's defaults

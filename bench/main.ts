@@ -66,7 +66,7 @@ import { type EtcdBacklogResult, measureEtcdBacklog } from "./etcd_backlog.ts";
 import { measureMemoryFanOut } from "./event_fanout.ts";
 import { etcdBinary, etcdRequirement } from "../tests/harness/etcd.ts";
 import { startRecycler } from "./recycler.ts";
-import { otherUnitOf, UNIT_DESCRIPTION } from "./workload.ts";
+import { describeUnitChoice, otherUnitOf, shapeFor } from "./workload.ts";
 
 const COMPONENT = "bench";
 
@@ -133,11 +133,16 @@ async function benchPostgresFleet(
         `${fleet.slots} work slots in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`,
     );
     const configurations: ConfigurationResult[] = [];
-    const units = machines === Math.min(...plan.fleetSizes) && !plan.peersOnly
-      ? [plan.unit, otherUnitOf(plan.unit)]
-      : [plan.unit];
-    for (const unit of units) {
+    // The headline shape at every worker count first; at the smallest fleet, then the other shape at each.
+    const withOther = machines === Math.min(...plan.fleetSizes) && !plan.peersOnly;
+    const shapes = (workers: number) => {
+      const main = shapeFor(plan.unit, workers);
+      return withOther ? [main, otherUnitOf(main)] : [main];
+    };
+    for (const pass of [0, 1]) {
       for (const workers of plan.workerCounts) {
+        const unit = shapes(workers)[pass];
+        if (!unit) continue;
         const bmdb = await openBmdb({ component: COMPONENT, databaseUrl: url, poolSize: workers + 4 });
         const label = `PostgreSQL ${fleetLabel(machines)}, ${workers} worker(s), ${unit}`;
         try {
@@ -245,7 +250,7 @@ async function benchPglite(plan: BenchPlan): Promise<{ fleet: FleetCounts; confi
       raw,
       recyclerDb: raw,
       workers: 1,
-      unit: plan.unit,
+      unit: shapeFor(plan.unit, 1),
       liveSessions: plan.liveSessions,
       seconds: plan.seconds,
       runs: plan.runs,
@@ -294,7 +299,8 @@ async function main(): Promise<number> {
       binDir,
       postmaster,
     };
-    const calibration = postmaster === undefined
+    // CPU per unit is a difference from a 1-second calibration run: none for 1-second runs (--quick).
+    const calibration = postmaster === undefined || plan.seconds <= 1
       ? undefined
       : await calibrateAnchor(anchorSource, { ...anchorOptions, postmaster });
     const anchorRuns: AnchorResult[][] = [];
@@ -352,8 +358,8 @@ async function main(): Promise<number> {
     for (const machines of plan.fleetSizes) {
       const result = await benchPostgresFleet(server, plan, machines);
       fleets.push(result.fleet);
-      postgres.push(...result.configurations.filter((c) => c.unit === plan.unit));
-      otherUnit.push(...result.configurations.filter((c) => c.unit !== plan.unit));
+      postgres.push(...result.configurations.filter((c) => c.unit === shapeFor(plan.unit, c.workers)));
+      otherUnit.push(...result.configurations.filter((c) => c.unit !== shapeFor(plan.unit, c.workers)));
       idlePolls.push(result.idlePoll);
       changeFeed ??= result.changeFeed;
     }
@@ -376,7 +382,7 @@ async function main(): Promise<number> {
     const { bringupSettings, measureFleetBringup } = await import("./fleet_bringup.ts");
     const fleetBringup: FleetBringupResult = await measureFleetBringup(
       server,
-      bringupSettings(plan.quick ? 500 : 10_000, plan.quick ? 120 : 480),
+      plan.quick ? bringupSettings(200, 120, 1000) : bringupSettings(10_000, 480),
       progress,
     );
     progress(
@@ -465,8 +471,8 @@ async function main(): Promise<number> {
         ...checkPeerTargets(postgres, peers),
       ],
       notes: [
-        `A unit (${plan.unit}) is ${UNIT_DESCRIPTION[plan.unit]} The second table (${otherUnitOf(plan.unit)}) is ` +
-        `${UNIT_DESCRIPTION[otherUnitOf(plan.unit)]}` +
+        `A unit is a claim and a finish. The main table's units are strung ${describeUnitChoice(plan.unit)} The ` +
+        "second table has the other shape at each worker count, for comparison." +
         " Retries are bmdb.counters.transactionRetries per 100 units.",
         "The recycler (DELETE of machine_agent_started rows older than 1 s, every 100 ms, on its own READ " +
         "COMMITTED connection) keeps machines coming back like the anchor's 1-second tag: extra work Drover " +

@@ -4,7 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import type { UnitShape } from "./workload.ts";
+import type { UnitChoice } from "./workload.ts";
 
 /** Everything a bench run needs to know up front. */
 export interface BenchPlan {
@@ -27,8 +27,8 @@ export interface BenchPlan {
   backoffEvery: number;
   /** Claims that find nothing, timed at each fleet. */
   idlePolls: number;
-  /** How workers string units together (see {@linkcode UnitShape}): the figures the targets are checked on. */
-  unit: UnitShape;
+  /** How workers string units together (see {@linkcode UnitChoice}): the figures the targets are checked on. */
+  unit: UnitChoice;
   /** Where the JSON report goes. */
   outPath: string;
   /** Where the chart of units/s by worker count goes (SVG). */
@@ -42,12 +42,15 @@ export interface BenchPlan {
 
 const USAGE = `deno task bench [--quick] [--seconds N] [--runs N] [--unit U] [--only peers] [--out PATH] [--help]
 
-  --quick      one short run per configuration (about 3 s), for a quick look
-  --seconds N  length of each measured run (default 10; 3 with --quick)
+  --quick      one short run per configuration (1 s) and smaller service figures: a smoke
+               check (under 2 minutes), not figures to judge by
+  --seconds N  length of each measured run (default 10; 1 with --quick)
   --runs N     measured runs per configuration, reported as the median (default 3; 1 with --quick)
-  --unit U     claim-then-finish (default: a claim and a finish, two statements) or
-               finish-and-claim (each finish and the next claim in one statement, a
-               loop's steady state); the other is measured too, at 10k machines
+  --unit U     runner (default: as the control loops' runner does at each worker count:
+               finish-and-claim below 4 workers, claim-then-finish from 4 on),
+               claim-then-finish (a claim and a finish, two statements) or
+               finish-and-claim (each finish and the next claim in one statement);
+               at 10k machines the other shape is measured too, at every worker count
   --only peers the anchor, pgbench TPC-B, Drover at 10k machines and the peers (graphile-worker,
                pg-boss) alone; the report goes to bench/results/peers-only.json (or --out)
   --out PATH   JSON report (default bench/results/latest.json); the chart goes beside it
@@ -63,7 +66,8 @@ function chartPathFor(outPath: string): string {
     : `${outPath.replace(/\.json$/, "")}.units-by-workers.svg`;
 }
 
-const UNITS: Record<string, UnitShape> = {
+const UNITS: Record<string, UnitChoice> = {
+  "runner": "runner",
   "finish-and-claim": "finishAndClaim",
   "claim-then-finish": "claimThenFinish",
 };
@@ -103,7 +107,7 @@ export function parsePlan(args: string[]): BenchPlan | undefined {
     return undefined;
   }
   const quick = values.quick;
-  const unit = UNITS[values.unit ?? "claim-then-finish"];
+  const unit = UNITS[values.unit ?? "runner"];
   if (!unit) {
     throw new RangeError(
       `--unit must be one of ${Object.keys(UNITS).join(", ")}: current value is ${JSON.stringify(values.unit)}`,
@@ -115,7 +119,7 @@ export function parsePlan(args: string[]): BenchPlan | undefined {
   const peersOnly = values.only === "peers";
   const outPath = values.out ?? `${RESULTS}${peersOnly ? "peers-only" : "latest"}.json`;
   // Whole seconds: pgbench (the anchor) takes nothing finer.
-  const seconds = positiveNumber("seconds", values.seconds, quick ? 3 : 10, true);
+  const seconds = positiveNumber("seconds", values.seconds, quick ? 1 : 10, true);
   return {
     quick,
     seconds,

@@ -28,8 +28,12 @@ import { type IdleSample, processPeakRssBytes, sampleIdle } from "./process_stat
 import { postgresRawSql } from "./raw_sql.ts";
 
 const DATABASE = "bench_service_production";
-/** After the idle replica serves and the heartbeats reach it: its start-up passes (provisioner, updater, reservations) finish. */
+/**
+ * After the idle replica serves and the heartbeats reach it: its start-up
+ * passes (provisioner, updater, reservations) finish. Shorter with `--quick`.
+ */
 const SETTLE_MS = 5000;
+const QUICK_SETTLE_MS = 2000;
 /** PostgreSQL publishes a backend's statistics at most every 500 ms (and at its end). */
 const STATS_DELAY_MS = 1000;
 
@@ -37,6 +41,8 @@ export interface ProductionIdleOptions {
   /** Reservations at the simulator, and the replica's DROVER_MAX_DEVICES. */
   machines: number;
   idleSeconds: number;
+  /** A smoke check (`--quick`): a shorter settle before the idle window. */
+  quick?: boolean;
 }
 
 export interface ProductionIdleResult {
@@ -147,7 +153,7 @@ export async function measureProductionIdle(
         const seen = await heartbeatingMachines(base, adminToken);
         return (seen?.newestHeartbeatAt ?? "") > restartedAt;
       }, { timeoutMs: 30_000, intervalMs: 250, what: "a heartbeat reaching the restarted replica" });
-      await sleep(SETTLE_MS);
+      await sleep(options.quick ? QUICK_SETTLE_MS : SETTLE_MS);
       const before = { transactions: await transactions(url), at: performance.now() };
       const requestsBefore = await agentRequests(base, adminToken);
       const idle = await sampleIdle(replica.pid, options.idleSeconds);

@@ -17,6 +17,7 @@ import type { FleetBringupResult, Milestone } from "./fleet_bringup.ts";
 import type { ServiceFigures } from "./service_figures.ts";
 import { formatServiceSection } from "./service_report.ts";
 import { table } from "./text_table.ts";
+import { SHAPE_LABEL } from "./workload.ts";
 import type { EventResults } from "./targets.ts";
 import type { TpcbResult } from "./tpcb.ts";
 import type { PeerResults } from "./peers/measure.ts";
@@ -218,6 +219,7 @@ export function formatReport(r: BenchReport): string {
     return [
       `${isPg ? "PostgreSQL" : "PGlite"} ${fleetLabel(c.machines)}`,
       String(c.workers),
+      SHAPE_LABEL[c.unit],
       fixed(c.median.unitsPerSecond, 0),
       isPg ? fixed(anchor.get(c.workers), 0) : "-",
       isPg ? fixed(ratio, 2) : "-",
@@ -240,6 +242,7 @@ export function formatReport(r: BenchReport): string {
     [
       "configuration",
       "workers",
+      "unit",
       "units/s",
       "anchor",
       "ratio",
@@ -254,7 +257,7 @@ export function formatReport(r: BenchReport): string {
       "server",
     ],
     rows,
-    (i) => i >= 1 && i <= 4 || i >= 8 && i <= 9 || i >= 11,
+    (i) => i === 1 || i >= 3 && i <= 5 || i >= 9 && i <= 10 || i >= 12,
   );
   const anchorSpread = (clients: number) => spread(r.anchor.runs.map((run) => run.find((x) => x.clients === clients)));
   const anchorTable = table(
@@ -374,14 +377,15 @@ export function formatReport(r: BenchReport): string {
     }),
   ];
   const otherUnitTable = r.otherUnit.length === 0 ? [] : [
-    `The other unit shape, ${r.otherUnit[0].unit} (for comparison; targets are checked on ${r.plan.unit}):`,
+    "The other unit shape at each worker count (for comparison; targets are checked on the table above):",
     table(
       [
         "configuration",
         "workers",
+        "unit",
         "units/s",
         "ratio",
-        "vs " + r.plan.unit,
+        "vs above",
         "retries/100",
         "p50 ms",
         "p99 ms",
@@ -393,6 +397,7 @@ export function formatReport(r: BenchReport): string {
         return [
           `PostgreSQL ${fleetLabel(c.machines)}`,
           String(c.workers),
+          SHAPE_LABEL[c.unit],
           fixed(c.median.unitsPerSecond, 0),
           fixed(ratioToAnchor(c, anchor), 2),
           main ? `${fixed(c.median.unitsPerSecond / main.median.unitsPerSecond, 2)}x` : "-",
@@ -403,7 +408,7 @@ export function formatReport(r: BenchReport): string {
           fixed(c.median.serverCpuUsPerUnit, 0),
         ];
       }),
-      (i) => i >= 1,
+      (i) => i === 1 || i >= 3,
     ),
     "",
   ];

@@ -60,7 +60,7 @@ export function servicePlan(plan: BenchPlan): ServicePlan {
       sseClients: 50,
       sseUpdates: 10,
       embeddedRuns: 1,
-      idleSeconds: 10,
+      idleSeconds: 3,
       productionMachines: 8,
     }
     : {
@@ -182,6 +182,7 @@ export async function measureServiceFigures(
   const production = await measureProductionIdle(server, {
     machines: plan.productionMachines,
     idleSeconds: plan.idleSeconds,
+    quick: benchPlan.quick,
   });
   progress(
     `production replica idle over ${production.idle.seconds.toFixed(0)} s: CPU ` +

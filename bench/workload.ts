@@ -11,6 +11,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Bmdb, NothingToDoError, Process, type Session, type Work, WorkConflictError } from "../bmdb/mod.ts";
+import { FINISH_AND_CLAIM_BELOW } from "../loops/runner.ts";
 import { agentStarted, forAgentStart } from "../tests/harness/fleet.ts";
 import { percentile } from "./percentile.ts";
 
@@ -20,6 +21,20 @@ import { percentile } from "./percentile.ts";
  * `claimThenFinish` (`session.work()`, then `work.finish()`: two statements).
  */
 export type UnitShape = "finishAndClaim" | "claimThenFinish";
+
+/**
+ * The shape the bench's headline figures use: one of the two at every worker
+ * count, or `runner`, the one the control loops' runner (loops/runner.ts)
+ * uses at that count: finish-and-claim below `FINISH_AND_CLAIM_BELOW`
+ * workers, claim-then-finish from there.
+ */
+export type UnitChoice = UnitShape | "runner";
+
+/** The shape `choice` stands for at `workers` workers. */
+export function shapeFor(choice: UnitChoice, workers: number): UnitShape {
+  if (choice !== "runner") return choice;
+  return workers < FINISH_AND_CLAIM_BELOW ? "finishAndClaim" : "claimThenFinish";
+}
 
 /** The shape measured beside `unit`, for comparison. */
 export function otherUnitOf(unit: UnitShape): UnitShape {
@@ -34,6 +49,20 @@ export const UNIT_DESCRIPTION: Record<UnitShape, string> = {
     "work.finishAndClaim() as one statement (a loop's steady state; while one such statement is in flight, the " +
     "finish and the claim join the other commits and claims instead). Its claim and finish times are the call's.",
 };
+
+/** A shape's name in report tables. */
+export const SHAPE_LABEL: Record<UnitShape, string> = {
+  finishAndClaim: "finish+claim",
+  claimThenFinish: "claim, finish",
+};
+
+/** What a choice of unit is, for reports. */
+export function describeUnitChoice(choice: UnitChoice): string {
+  if (choice !== "runner") return `${choice}: ${UNIT_DESCRIPTION[choice]}`;
+  return `as the control loops' runner strings them: finishAndClaim below ${FINISH_AND_CLAIM_BELOW} workers, ` +
+    `claimThenFinish from ${FINISH_AND_CLAIM_BELOW} on. finishAndClaim: ${UNIT_DESCRIPTION.finishAndClaim} ` +
+    `claimThenFinish: ${UNIT_DESCRIPTION.claimThenFinish}`;
+}
 
 /** What the workers did in one timed stretch. */
 export interface WorkloadResult {

@@ -58,6 +58,16 @@ export interface ControlLoop<M extends { machineId: string }> {
   processMachine(machine: M, signal: AbortSignal): Promise<Commit>;
 }
 
+/**
+ * Below this many workers, a worker finishes its machine and claims the next
+ * in one statement (`Work.finishAndClaim`); from it on, claims and finishes
+ * go as separate statements, which the BMDB's batchers share across workers.
+ * Measured on 2 cores at 10,000 machines (units/s, claim then finish against
+ * finish-and-claim): 1,041 / 1,665 at 1 worker, 1,225 / 1,801 at 2, 2,017 /
+ * 1,795 at 4, 2,717 / 2,276 at 8, 3,411 / 2,561 at 16.
+ */
+export const FINISH_AND_CLAIM_BELOW = 4;
+
 export interface LoopRunnerOptions {
   /** Workers, each with its own session. @default 1 */
   parallelism?: number;
@@ -77,7 +87,10 @@ export interface LoopRunnerOptions {
   errorPauseMs?: number;
   /** The sessions' heartbeat interval. @default 5 */
   sessionIntervalSeconds?: number;
-  /** Finish and claim the next machine in one statement while parallelism is below this. @default 4 */
+  /**
+   * Finish and claim the next machine in one statement while parallelism is below this.
+   * @default FINISH_AND_CLAIM_BELOW
+   */
   finishAndClaimBelow?: number;
   metrics: LoopMetrics;
   logger: Logger;
@@ -124,7 +137,7 @@ export class LoopRunner<M extends { machineId: string }> {
       maxIdleWaitMs,
       errorPauseMs: options.errorPauseMs ?? 1000,
       sessionIntervalSeconds: options.sessionIntervalSeconds ?? 5,
-      finishAndClaimBelow: options.finishAndClaimBelow ?? 4,
+      finishAndClaimBelow: options.finishAndClaimBelow ?? FINISH_AND_CLAIM_BELOW,
     };
   }
 
