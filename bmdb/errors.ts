@@ -123,3 +123,20 @@ export class MigrationError extends Error {
     this.name = "MigrationError";
   }
 }
+
+/** A SQLSTATE: the server answered, so the statement (its own transaction) did not commit. */
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/**
+ * Whether a statement that failed with `error` may still have committed: the
+ * reply was lost (the connection dropped, the driver failed), not refused by
+ * the server (a SQLSTATE) or by the BMDB itself (its own errors, raised before
+ * or after the database answered).
+ * @internal
+ */
+export function outcomeUnknown(error: unknown): boolean {
+  if (error instanceof DatabaseError) return !SQLSTATE.test(error.code);
+  return !(error instanceof SessionExpiredError || error instanceof WorkConflictError ||
+    error instanceof NothingToDoError || error instanceof WorkCanceledError || error instanceof WorkNotFoundError ||
+    error instanceof MachineNotFoundError || error instanceof InvalidArgumentError);
+}

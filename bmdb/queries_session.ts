@@ -55,6 +55,26 @@ export function toHeartbeatResult(rows: Row[]): HeartbeatResult {
 }
 
 /**
+ * Releases the work the database holds for a session beyond `known` (pairs of
+ * `machineIds[i]`, `processes[i]`): claims whose reply was lost, releases that
+ * may not have committed. Canceled in the history, with the operator as actor
+ * where one had asked to cancel. Returns the released `machine_id`, `process`.
+ */
+export function releaseUnknownWork(p: { sessionId: string; machineIds: string[]; processes: string[] }): Sql {
+  return sql`WITH held AS (
+      UPDATE work_slot w SET session_id = NULL, started_at = NULL, cancel_requested_at = NULL, cancel_requested_by = NULL
+      FROM (SELECT machine_id, process, cancel_requested_by FROM work_slot
+        WHERE session_id = ${p.sessionId}::uuid
+          AND (machine_id, process) NOT IN (SELECT * FROM unnest(${p.machineIds}::uuid[], ${p.processes}::text[]))) old
+      WHERE w.machine_id = old.machine_id AND w.process = old.process AND w.session_id = ${p.sessionId}::uuid
+      RETURNING old.machine_id, old.process, old.cancel_requested_by),
+    history AS (
+      INSERT INTO work_history (machine_id, process, event, session_id, actor)
+      SELECT machine_id, process, 'Canceled', ${p.sessionId}::uuid, cancel_requested_by FROM held)
+    SELECT machine_id, process FROM held`;
+}
+
+/**
  * The orderly end of a session: releases all its work (Canceled, with the
  * operator as actor where one asked) and deletes the row. Returns `released`.
  */

@@ -10,12 +10,12 @@ import type { ClaimBatcher } from "./claim_batcher.ts";
 import type { CommitBatcher } from "./commit_batcher.ts";
 import type { CommitAndClaimBatcher } from "./commit_claim_batcher.ts";
 import type { Driver } from "./driver.ts";
-import { type DatabaseError, SessionExpiredError } from "./errors.ts";
+import { type DatabaseError, outcomeUnknown, SessionExpiredError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Process } from "./model.ts";
 import type { Query } from "./query.ts";
 import type { Queries } from "./queries.ts";
-import { closeSession, heartbeat, toHeartbeatResult } from "./queries_session.ts";
+import { closeSession, heartbeat, releaseUnknownWork, toHeartbeatResult } from "./queries_session.ts";
 import { render } from "./sql.ts";
 import { LazyTransaction, retrying } from "./transaction.ts";
 import * as check from "./validate.ts";
@@ -55,6 +55,14 @@ export class Session {
   #heartbeat: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
   readonly #owner: WorkOwner;
+  // A claim may lock a machine before this session learns which, and a lost
+  // reply leaves it held by a live session that does not know it (until the
+  // session ends). After such a failure, the next claim first releases what
+  // the database holds beyond the work known here, once no claim is under way.
+  #claimsInFlight = 0;
+  #claimsSettled: PromiseWithResolvers<void> | undefined;
+  #unknownWorkSuspected = false;
+  #releasingUnknownWork: Promise<void> | undefined;
 
   /** @internal Use `Bmdb.startSession()`. */
   constructor(
@@ -208,7 +216,62 @@ export class Session {
       transaction: () => this.#transaction(),
       retrying: (attempt) => this.#retrying(attempt),
       forget: (work) => this.#held.delete(work),
+      claiming: (claim) => this.#claiming(claim),
+      releaseFailed: () => this.#unknownWorkSuspected = true,
     };
+  }
+
+  /**
+   * Runs `claim` (anything that may lock a machine for this session, up to and
+   * including adopting it as work) once the database holds no work of this
+   * session beyond what it knows.
+   */
+  async #claiming<T>(claim: () => Promise<T>): Promise<T> {
+    while (this.#unknownWorkSuspected || this.#releasingUnknownWork) {
+      this.#releasingUnknownWork ??= this.#releaseUnknownWork().finally(() => this.#releasingUnknownWork = undefined);
+      await this.#releasingUnknownWork;
+    }
+    this.#claimsInFlight++;
+    try {
+      return await claim();
+    } catch (error) {
+      // A claim refused by the server or the BMDB locked nothing; one whose reply was lost may have.
+      if (outcomeUnknown(error)) this.#unknownWorkSuspected = true;
+      throw error;
+    } finally {
+      if (--this.#claimsInFlight === 0) {
+        this.#claimsSettled?.resolve();
+        this.#claimsSettled = undefined;
+      }
+    }
+  }
+
+  async #releaseUnknownWork(): Promise<void> {
+    // A claim under way would look unknown: wait until none is.
+    while (this.#claimsInFlight > 0) {
+      this.#claimsSettled ??= Promise.withResolvers<void>();
+      await this.#claimsSettled.promise;
+    }
+    this.#unknownWorkSuspected = false;
+    const known = [...this.#held.keys()];
+    try {
+      const released = await this.#retrying(() =>
+        this.#transaction().runAlone(releaseUnknownWork({
+          sessionId: this.sessionId,
+          machineIds: known.map((w) => w.machineId),
+          processes: known.map((w) => w.process),
+        }))
+      );
+      if (released.length > 0) {
+        this.#context.logger.warn("released work the session held without knowing it (a reply was lost)", {
+          ...this.#fields(),
+          released: released.map((r) => `${r.machine_id} ${r.process}`),
+        });
+      }
+    } catch (error) {
+      this.#unknownWorkSuspected = true;
+      throw error;
+    }
   }
 
   /**
@@ -243,6 +306,10 @@ export class Session {
    *
    * The returned work must end with `finish`, `fail` or `cancel`.
    *
+   * After a claim whose reply was lost, or a release (`finish`, `fail`,
+   * `cancel`) that failed, the next claim first releases (Canceled) the work
+   * the database holds for this session beyond the work it knows.
+   *
    * @throws {NothingToDoError} no candidate.
    * @throws {WorkConflictError} a live session already works on the first candidate.
    * @throws {MachineNotFoundError} the first candidate names no machine.
@@ -263,17 +330,19 @@ export class Session {
   ): Promise<Work<R | undefined>> {
     const proc = check.process("process", process);
     this.#assertAlive();
-    const claimed = await this.#retrying(() =>
-      claimMachine({
-        sessionId: this.sessionId,
-        process: proc,
-        transaction: this.#transaction(),
-        claims: this.#context.claims,
-        expiredByDatabase: () => this.#expiredByDatabase(),
-        onConflict: () => this.#context.counters.conflicts++,
-      }, retrieve)
-    );
-    return this.#adopt(proc, claimed) as Work<R | undefined>;
+    return await this.#claiming(async () => {
+      const claimed = await this.#retrying(() =>
+        claimMachine({
+          sessionId: this.sessionId,
+          process: proc,
+          transaction: this.#transaction(),
+          claims: this.#context.claims,
+          expiredByDatabase: () => this.#expiredByDatabase(),
+          onConflict: () => this.#context.counters.conflicts++,
+        }, retrieve)
+      );
+      return this.#adopt(proc, claimed) as Work<R | undefined>;
+    });
   }
 
   /** A claimed machine becomes this session's work. */

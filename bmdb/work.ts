@@ -46,6 +46,17 @@ export interface WorkOwner {
   retrying<T>(attempt: () => Promise<T>): Promise<T>;
   /** The work is over (committed or abandoned): stop tracking it. */
   forget(work: Work<unknown>): void;
+  /**
+   * Runs `claim`, which may lock a machine for the session (up to adopting
+   * it), once the session holds no work it does not know of.
+   */
+  claiming<T>(claim: () => Promise<T>): Promise<T>;
+  /**
+   * A release (finish, fail, cancel) failed after the work was forgotten: the
+   * database may still hold the machine for the session, which releases it
+   * before its next claim.
+   */
+  releaseFailed(): void;
 }
 
 /** Returned by a `finish` function: nothing, a tag write, several, or a promise. */
@@ -151,32 +162,34 @@ export class Work<R = unknown> {
     fn: (q: Queries) => FinishResult,
     retrieve: (q: Queries) => Query<R[]>,
   ): Promise<Work<R> | undefined> {
-    let claimed: { row: Row; workflow: EmbeddableWorkflow } | undefined;
-    await this.#finish(fn, async (commit, tx) => {
-      claimed = undefined;
-      const workflow = embeddableWorkflow(retrieve(tx.q), tx);
-      if (!workflow) return await this.#owner.commits.commit(commit);
-      const request = { commit, claim: workflowClaimRequest(this.#owner.sessionId, this.process, workflow) };
-      // While a statement of this shape is in flight, the finish goes with
-      // the other commits and the claim with the other claims: two pipelines
-      // keep both cores busy, where one shared statement would queue behind
-      // itself (measured at 16 workers: 1,600-1,800 units/s this way, against
-      // 1,250-1,640 when every unit waited for the shared statement).
-      if (this.#owner.commitsAndClaims.busy(request)) return await this.#owner.commits.commit(commit);
-      const row = await this.#owner.commitsAndClaims.run(request);
-      claimed = { row, workflow };
-      return row;
-    });
-    if (claimed && Number(claimed.row.__claimed) > 0 && !claimed.row.__lost && claimed.row.machine_id != null) {
-      const { row, workflow } = claimed;
+    // The finish may claim: the session's claim rules hold for it (see `WorkOwner.claiming`).
+    const adopted = await this.#owner.claiming(async () => {
+      let claimed: { row: Row; workflow: EmbeddableWorkflow } | undefined;
+      await this.#finish(fn, async (commit, tx) => {
+        claimed = undefined;
+        const workflow = embeddableWorkflow(retrieve(tx.q), tx);
+        if (!workflow) return await this.#owner.commits.commit(commit);
+        const request = { commit, claim: workflowClaimRequest(this.#owner.sessionId, this.process, workflow) };
+        // While a statement of this shape is in flight, the finish goes with
+        // the other commits and the claim with the other claims: two pipelines
+        // keep both cores busy, where one shared statement would queue behind
+        // itself (measured at 16 workers: 1,600-1,800 units/s this way, against
+        // 1,250-1,640 when every unit waited for the shared statement).
+        if (this.#owner.commitsAndClaims.busy(request)) return await this.#owner.commits.commit(commit);
+        const row = await this.#owner.commitsAndClaims.run(request);
+        claimed = { row, workflow };
+        return row;
+      });
+      const got = claimed as { row: Row; workflow: EmbeddableWorkflow } | undefined;
+      if (!got || Number(got.row.__claimed) === 0 || got.row.__lost || got.row.machine_id == null) return undefined;
       return this.#owner.adopt(this.process, {
-        machineId: row.machine_id as string,
-        machine: workflow.map([row])[0],
+        machineId: got.row.machine_id as string,
+        machine: got.workflow.map([got.row])[0],
       }) as Work<R>;
-    }
+    });
     // No shared claim, or it did not lock a machine cleanly (none found from
     // its start, lost to another of its batch, or held): an ordinary claim decides.
-    return await this.#claimOrNothing(retrieve);
+    return adopted ?? await this.#claimOrNothing(retrieve);
   }
 
   /**
@@ -228,6 +241,7 @@ export class Work<R = unknown> {
       });
     } catch (error) {
       this.#owner.forget(this);
+      this.#owner.releaseFailed();
       throw error;
     }
     this.#owner.forget(this);
@@ -293,6 +307,9 @@ export class Work<R = unknown> {
         ...this.#fields(),
         cause: reason,
       });
+    } catch (error) {
+      this.#owner.releaseFailed();
+      throw error;
     } finally {
       this.#owner.forget(this);
     }
@@ -300,8 +317,9 @@ export class Work<R = unknown> {
 
   /**
    * Releases the machine without finishing (Canceled). Idempotent, and never
-   * throws: a failure is logged, and the machine is released when the session
-   * ends. After the session expired it does nothing.
+   * throws: a failure is logged, and the machine is released before the
+   * session's next claim, or when it ends. After the session expired it does
+   * nothing.
    */
   async cancel(): Promise<void> {
     if (this.#done) return;
@@ -310,7 +328,8 @@ export class Work<R = unknown> {
       if (this.#owner.signal.aborted) return;
       await this.#owner.retrying(() => this.#owner.transaction().runAlone(releaseWork(this.#key())));
     } catch (error) {
-      this.#owner.logger.warn("could not cancel work; it is released when the session ends", {
+      this.#owner.releaseFailed();
+      this.#owner.logger.warn("could not cancel work; it is released by the session's next claim or its end", {
         ...this.#fields(),
         error,
       });

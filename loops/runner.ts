@@ -11,8 +11,9 @@
  * and what failed; an operator's cancel ends it as Canceled. On shutdown a
  * worker cancels the work it holds and closes its session (the seed never
  * closed a session after a failure). After an unexpected error (the database
- * away) it closes its session too, then starts a new one: a claim whose reply
- * was lost may hold a machine the worker does not know of.
+ * away) it closes its session too, then starts a new one: whatever the session
+ * holds that the worker lost track of is released (the BMDB already releases
+ * what a lost claim or commit reply left held, before the session's next claim).
  *
  * With few workers, a finish and the next claim go as one statement
  * (`Work.finishAndClaim`): 1.5-1.7x the units/s at one worker, measured; at
@@ -190,10 +191,11 @@ export class LoopRunner<M extends { machineId: string }> {
             loop: this.#loop.name,
             error: describe(error),
           });
-          // A claim or commit whose reply was lost (the database restarting,
-          // say) may have taken a machine this worker does not know it holds:
-          // closing the session releases whatever it holds, in the database's
-          // view (or, if the database is away, its deadline does).
+          // The error may have left work this worker does not know of (the
+          // session releases a lost claim reply's machine itself, but the
+          // error may come from anywhere): closing the session releases
+          // whatever it holds, in the database's view (or, if the database is
+          // away, its deadline does).
           next = undefined;
           await session?.close();
           session = undefined;

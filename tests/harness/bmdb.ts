@@ -17,6 +17,7 @@ import { type Bmdb, openBmdb, type OpenBmdbOptions } from "../../bmdb/mod.ts";
 import { openBmdbOnDriver } from "../../bmdb/bmdb.ts";
 import type { Driver } from "../../bmdb/driver.ts";
 import { pgliteDriver } from "../../bmdb/driver_pglite.ts";
+import { openPostgresDriver } from "../../bmdb/driver_postgres.ts";
 import { postgresRequirement, sharedPostgres } from "./postgres.ts";
 import { serviceAvailable } from "./requirements.ts";
 
@@ -72,8 +73,21 @@ function ensurePgliteTemplate(): Promise<Blob> {
   return pgliteTemplate;
 }
 
+/** Options for {@linkcode testBmdb} beyond the BMDB's own. */
+export interface TestBmdbOptions {
+  /**
+   * Puts a wrapper between the test's Bmdb and its driver (fault injection).
+   * Only the Bmdb of `bmdb` goes through it; `sql` and `openAnother` do not.
+   */
+  wrapDriver?: (driver: Driver) => Driver;
+}
+
 /** Opens a fresh, migrated BMDB on `driver`. Dispose it to remove everything. */
-export async function testBmdb(driver: DriverName, options: Partial<OpenBmdbOptions> = {}): Promise<TestBmdb> {
+export async function testBmdb(
+  driver: DriverName,
+  options: Partial<OpenBmdbOptions> = {},
+  { wrapDriver }: TestBmdbOptions = {},
+): Promise<TestBmdb> {
   const opened: Bmdb[] = [];
   const open = async (o: Partial<OpenBmdbOptions>, where: { databaseUrl?: string; dataDir?: string }) => {
     const b = await openBmdb({ component: "test", ...where, ...o });
@@ -88,7 +102,14 @@ export async function testBmdb(driver: DriverName, options: Partial<OpenBmdbOpti
     await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
     const url = server.url(name);
     const raw = postgres(url, { onnotice: () => {}, max: 2 });
-    const bmdb = await open(options, { databaseUrl: url });
+    let bmdb: Bmdb;
+    if (wrapDriver) {
+      const inner = await openPostgresDriver({ url, poolSize: options.poolSize ?? 20, applicationName: "drover test" });
+      bmdb = await openBmdbOnDriver(wrapDriver(inner), { component: "test", ...options });
+      opened.push(bmdb);
+    } else {
+      bmdb = await open(options, { databaseUrl: url });
+    }
     return {
       driver,
       bmdb,
@@ -105,7 +126,7 @@ export async function testBmdb(driver: DriverName, options: Partial<OpenBmdbOpti
   }
   const template = await ensurePgliteTemplate();
   const driver0: Driver = await pgliteDriver(await PGlite.create({ loadDataDir: template }), "PGlite in memory");
-  const bmdb = await openBmdbOnDriver(driver0, { component: "test", ...options });
+  const bmdb = await openBmdbOnDriver(wrapDriver ? wrapDriver(driver0) : driver0, { component: "test", ...options });
   opened.push(bmdb);
   return {
     driver,
@@ -133,7 +154,7 @@ export function testDrivers(): DriverName[] {
 export function bmdbTest(
   name: string,
   fn: (t: TestBmdb, context: Deno.TestContext) => Promise<void>,
-  options: { drivers?: DriverName[]; bmdb?: Partial<OpenBmdbOptions> } = {},
+  options: { drivers?: DriverName[]; bmdb?: Partial<OpenBmdbOptions> } & TestBmdbOptions = {},
 ): void {
   for (const driver of options.drivers ?? testDrivers()) {
     Deno.test({
@@ -142,7 +163,7 @@ export function bmdbTest(
       sanitizeResources: false,
       sanitizeOps: false,
       async fn(context) {
-        await using t = await testBmdb(driver, options.bmdb);
+        await using t = await testBmdb(driver, options.bmdb, { wrapDriver: options.wrapDriver });
         await fn(t, context);
       },
     });
