@@ -12,6 +12,7 @@ import { cpuPerUnit, readCpuTimes } from "./cpu_time.ts";
 import type { RawSql } from "./raw_sql.ts";
 import { type RecyclerStats, startRecycler } from "./recycler.ts";
 import { type MemoryPeaks, startRssSampler } from "./rss_sampler.ts";
+import type { WorkersProcessReport } from "./workers_process.ts";
 import { runWorkload, type UnitShape, type WorkloadResult } from "./workload.ts";
 
 /** One run: the workload's figures, the recycler's, the machine's load, and peak memory when sampled. */
@@ -46,8 +47,13 @@ export interface ConfigurationResult {
     conflicts: number;
     nothingToDo: number;
   };
-  /** Largest RSS over all runs, when sampled. */
+  /**
+   * Largest RSS: of the process running only this configuration's workers
+   * (`workersProcess`) where measured, else over all runs, when sampled.
+   */
   peakRssBytes?: number;
+  /** The same workers in a process of their own, for their memory (16 workers on PostgreSQL). */
+  workersProcess?: WorkersProcessReport;
 }
 
 /** Options for {@linkcode benchConfiguration}. */

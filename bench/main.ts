@@ -66,6 +66,7 @@ import { type EtcdBacklogResult, measureEtcdBacklog } from "./etcd_backlog.ts";
 import { measureMemoryFanOut } from "./event_fanout.ts";
 import { etcdBinary, etcdRequirement } from "../tests/harness/etcd.ts";
 import { startRecycler } from "./recycler.ts";
+import { measureWorkersProcess } from "./workers_process.ts";
 import { describeUnitChoice, otherUnitOf, shapeFor } from "./workload.ts";
 
 const COMPONENT = "bench";
@@ -159,7 +160,7 @@ async function benchPostgresFleet(
               seconds: plan.seconds,
               runs: plan.runs,
               warmupSeconds: plan.warmupSeconds,
-              sampleRss: workers === 16,
+              sampleRss: false, // measured in a process of the workers' own, below
               postmaster: postmasterPid(`${server.dir}/data`),
               onRun: (run, i) => progress(describeRun(label, run, i, plan.runs)),
             }),
@@ -168,6 +169,30 @@ async function benchPostgresFleet(
           await bmdb.close();
         }
       }
+    }
+    const most = Math.max(...plan.workerCounts);
+    const headline = configurations.find((c) => c.workers === most && c.unit === shapeFor(plan.unit, most));
+    // --quick measures it at the smallest fleet only.
+    const smallestFleet = machines === Math.min(...plan.fleetSizes);
+    if (headline && !plan.peersOnly && (!plan.quick || smallestFleet)) {
+      const report = await measureWorkersProcess({
+        databaseUrl: url,
+        raw,
+        recyclerDb,
+        workers: most,
+        unit: headline.unit,
+        liveSessions: plan.liveSessions,
+        seconds: plan.seconds,
+        warmupSeconds: plan.warmupSeconds,
+      });
+      headline.workersProcess = report;
+      headline.peakRssBytes = report.peaks.rssBytes;
+      progress(
+        `PostgreSQL ${fleetLabel(machines)}: a process running only ${most} workers: ${
+          report.unitsPerSecond.toFixed(0)
+        } units/s, RSS ${(report.peaks.rssBytes / 2 ** 20).toFixed(0)} MiB at most over its run, ` +
+          `${(report.lifetimePeakRssBytes / 2 ** 20).toFixed(0)} MiB over its life`,
+      );
     }
     let changeFeed: ChangeFeedLatencyResult | undefined;
     if (machines === Math.min(...plan.fleetSizes) && !plan.peersOnly) {
@@ -495,7 +520,7 @@ async function main(): Promise<number> {
         "The load generator runs in its own process; the server (this process) is one JavaScript thread.",
         "Issues 7 and 8: the servers measured (admin server, production replica, embedded main.ts) each run in a " +
         "process of their own with deno task start's flags; CPU and RSS are theirs, from /proc. Quick runs use " +
-        "10,000 machines, 50 event stream clients and 10 s idle windows; full runs the issues' 100,000, 200 and 30 s.",
+        "10,000 machines, 50 event stream clients and 3 s idle windows; full runs the issues' 100,000, 200 and 30 s.",
         "Issue 9: graphile-worker and pg-boss run in a Node.js child process each, on a fresh database per run, " +
         "with the queue filled beforehand, one job per fetch (settings: bench/README.md, Peers); they work at READ " +
         "COMMITTED with SKIP LOCKED, Drover's units are SERIALIZABLE. CPU per job: client is that Node.js process, " +
