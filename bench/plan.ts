@@ -124,7 +124,7 @@ export function parsePlan(args: string[]): BenchPlan | undefined {
     quick,
     seconds,
     runs: positiveNumber("runs", values.runs, quick ? 1 : 3, true),
-    warmupSeconds: quick ? 0.5 : 1.5,
+    warmupSeconds: quick ? 0.25 : 1.5,
     workerCounts: [1, 4, 16],
     fleetSizes: peersOnly ? [10_000] : [10_000, 100_000],
     pgliteFleetSize: 10_000,
