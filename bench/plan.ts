@@ -4,6 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { FINISH_AND_CLAIM_BELOW } from "../loops/runner.ts";
 import type { UnitChoice } from "./workload.ts";
 
 /** Everything a bench run needs to know up front. */
@@ -47,7 +48,7 @@ const USAGE = `deno task bench [--quick] [--seconds N] [--runs N] [--unit U] [--
   --seconds N  length of each measured run (default 10; 1 with --quick)
   --runs N     measured runs per configuration, reported as the median (default 3; 1 with --quick)
   --unit U     runner (default: as the control loops' runner does at each worker count:
-               finish-and-claim below 4 workers, claim-then-finish from 4 on),
+               finish-and-claim below ${FINISH_AND_CLAIM_BELOW} workers, claim-then-finish from ${FINISH_AND_CLAIM_BELOW} on),
                claim-then-finish (a claim and a finish, two statements) or
                finish-and-claim (each finish and the next claim in one statement);
                at 10k machines the other shape is measured too, at every worker count

@@ -72,9 +72,7 @@ export async function measureWorkersProcess(o: WorkersProcessOptions): Promise<W
   let lifetimePeakRssBytes = NaN;
   const readPeak = () => {
     const bytes = processPeakRssBytes(child.child.pid);
-    if (!Number.isNaN(bytes)) {
-      lifetimePeakRssBytes = Math.max(bytes, Number.isNaN(lifetimePeakRssBytes) ? 0 : lifetimePeakRssBytes);
-    }
+    if (!(bytes <= lifetimePeakRssBytes)) lifetimePeakRssBytes = bytes; // NaN compares false either way
   };
   const peakTimer = setInterval(readPeak, 100);
   try {
