@@ -7,7 +7,7 @@
  */
 import { within } from "../tests/harness/wait.ts";
 import { childEnvironment, startTaskDenoArgs } from "./drover_process.ts";
-import { spawnWatched } from "./watched_process.ts";
+import { spawnWatched } from "../tests/harness/watched_process.ts";
 
 const ENTRY = decodeURIComponent(new URL("./admin_server_main.ts", import.meta.url).pathname);
 const REPO = decodeURIComponent(new URL("../", import.meta.url).pathname);

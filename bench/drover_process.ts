@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { spawnWatched } from "./watched_process.ts";
+import { spawnWatched } from "../tests/harness/watched_process.ts";
 
 const REPO = new URL("../", import.meta.url);
 const MAIN = decodeURIComponent(new URL("main.ts", REPO).pathname);

@@ -12,7 +12,7 @@ import type { RawSql } from "./raw_sql.ts";
 import { processPeakRssBytes } from "./process_stats.ts";
 import { startRecycler } from "./recycler.ts";
 import type { MemoryPeaks } from "./rss_sampler.ts";
-import { spawnWatched } from "./watched_process.ts";
+import { spawnWatched } from "../tests/harness/watched_process.ts";
 import type { UnitShape } from "./workload.ts";
 
 const ENTRY = decodeURIComponent(new URL("./workers_process_main.ts", import.meta.url).pathname);

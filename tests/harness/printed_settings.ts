@@ -7,6 +7,19 @@
  */
 
 /**
+ * The `NAME=value` settings among the complete lines of `text`, by name, once
+ * every one of `names` is there; undefined until then.
+ */
+export function settingsIn(text: string, names: string[]): Record<string, string> | undefined {
+  const printed: Record<string, string> = {};
+  for (const line of text.split("\n").slice(0, -1)) {
+    const [name, ...rest] = line.split("=");
+    printed[name] = rest.join("=");
+  }
+  return names.every((name) => name in printed) ? printed : undefined;
+}
+
+/**
  * Reads from `reader` until every one of `names` was printed as a `NAME=value`
  * line, and returns the values by name. The reader stays open (the caller
  * keeps draining or cancels it).
@@ -16,16 +29,12 @@ export async function printedSettings(
   reader: ReadableStreamDefaultReader<string>,
   names: string[],
 ): Promise<Record<string, string>> {
-  const printed: Record<string, string> = {};
   let text = "";
-  while (!names.every((name) => name in printed)) {
+  for (;;) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`stdout ended before ${names.join(", ")} were printed: ${JSON.stringify(text)}`);
     text += value;
-    for (const line of text.split("\n").slice(0, -1)) {
-      const [name, ...rest] = line.split("=");
-      printed[name] = rest.join("=");
-    }
+    const printed = settingsIn(text, names);
+    if (printed) return printed;
   }
-  return printed;
 }

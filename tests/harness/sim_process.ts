@@ -10,45 +10,37 @@
  * @module
  */
 import { freePort } from "./free_port.ts";
-import { printedSettings } from "./printed_settings.ts";
+import { settingsIn } from "./printed_settings.ts";
 import { within } from "./wait.ts";
+import { spawnWatched } from "./watched_process.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
+const SETTINGS = ["EQUINIX_API_URL", "EQUINIX_API_TOKEN", "EQUINIX_PROJECT_ID"];
 
 export interface SimProcess extends AsyncDisposable {
   /** EQUINIX_API_URL, EQUINIX_API_TOKEN and EQUINIX_PROJECT_ID, as printed. */
   settings: Record<string, string>;
-  /** SIGTERM, then waits for the exit. Idempotent. */
+  /** SIGTERM (SIGKILL after 15 s), then waits for the exit. Idempotent. */
   stop(): Promise<void>;
 }
 
-/** Starts the simulator on a free loopback port with `flags` (e.g. `--reservations 50 --error-rate 0.1`). */
+/**
+ * Starts the simulator on a free loopback port with `flags` (e.g. `--reservations 50 --error-rate 0.1`).
+ * @throws when it does not print its settings within 20 s (the message ends with its log).
+ */
 export async function startSimProcess(flags: string[]): Promise<SimProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const sim = spawnWatched({
     args: ["task", "--quiet", "sim", "--listen", `127.0.0.1:${freePort()}`, ...flags],
     cwd: REPO,
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  let stopped: Promise<void> | undefined;
-  const stop = () =>
-    stopped ??= (async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      await child.status;
-    })();
+    env: Deno.env.toObject(),
+    readyWhen: (stdout) => settingsIn(stdout, SETTINGS),
+    what: "the simulator",
+  });
+  const stop = async () => {
+    await sim.stop();
+  };
   try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    const settings = await within(
-      printedSettings(reader, ["EQUINIX_API_URL", "EQUINIX_API_TOKEN", "EQUINIX_PROJECT_ID"]),
-      20_000,
-      "the simulator's settings",
-    );
-    reader.releaseLock();
-    child.stdout.cancel().catch(() => {});
+    const settings = await within(sim.ready, 20_000, "the simulator's settings");
     return { settings, stop, [Symbol.asyncDispose]: stop };
   } catch (error) {
     await stop();

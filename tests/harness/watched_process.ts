@@ -1,37 +1,37 @@
 /**
- * A child process the bench starts and stops: its stderr kept as a log, its
+ * A child process the bench and the tests start and stop: its stderr kept as a log, its
  * stdout read to the end (so it never writes into a closed pipe) while
  * waiting for the line that says it is ready, and a stop that sends SIGTERM,
  * then SIGKILL after `stopLimitMs`.
  *
  * @module
  */
-import { within } from "../tests/harness/wait.ts";
+import { within } from "./wait.ts";
 
-export interface WatchedProcessOptions {
+export interface WatchedProcessOptions<T> {
   args: string[];
   cwd: string;
   /** The child's whole environment (it inherits nothing). */
   env: Record<string, string>;
   /** Finds what "ready" means in everything printed so far; undefined until it is there. */
-  readyWhen(stdout: string): string | undefined;
+  readyWhen(stdout: string): T | undefined;
   /** Names the process in errors, e.g. "the admin server". */
   what: string;
   /** @default 15_000 */
   stopLimitMs?: number;
 }
 
-export interface WatchedProcess {
+export interface WatchedProcess<T> {
   readonly child: Deno.ChildProcess;
   /** What `readyWhen` found; rejects (with the log's end) if the child exits first. */
-  readonly ready: Promise<string>;
+  readonly ready: Promise<T>;
   /** Its stderr so far. */
   log(): string;
   /** SIGTERM, then SIGKILL after the limit. Idempotent; resolves with the exit status once every pipe is read. */
   stop(): Promise<Deno.CommandStatus>;
 }
 
-export function spawnWatched(options: WatchedProcessOptions): WatchedProcess {
+export function spawnWatched<T = string>(options: WatchedProcessOptions<T>): WatchedProcess<T> {
   const child = new Deno.Command(Deno.execPath(), {
     args: options.args,
     cwd: options.cwd,
@@ -44,7 +44,7 @@ export function spawnWatched(options: WatchedProcessOptions): WatchedProcess {
   const logged = (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) log += chunk;
   })().catch(() => {});
-  const ready = Promise.withResolvers<string>();
+  const ready = Promise.withResolvers<T>();
   ready.promise.catch(() => {}); // awaited by whoever needs it; an early exit is reported there
   const printed = (async () => {
     let out = "";
