@@ -12,7 +12,6 @@ import { cpuPerUnit, readCpuTimes } from "./cpu_time.ts";
 import type { RawSql } from "./raw_sql.ts";
 import { type RecyclerStats, startRecycler } from "./recycler.ts";
 import { type MemoryPeaks, startRssSampler } from "./rss_sampler.ts";
-import type { WorkersProcessReport } from "./workers_process.ts";
 import { runWorkload, type UnitShape, type WorkloadResult } from "./workload.ts";
 
 /** One run: the workload's figures, the recycler's, the machine's load, and peak memory when sampled. */
@@ -27,6 +26,17 @@ export interface RunResult extends WorkloadResult {
   loadAverage: { start: number; end: number };
   peakRssBytes?: number;
   memoryPeaks?: MemoryPeaks;
+}
+
+/** The same workers in a process of their own (bench/workers_process.ts), for their memory. */
+export interface WorkersProcessReport {
+  workers: number;
+  unit: UnitShape;
+  unitsPerSecond: number;
+  /** Sampled every 50 ms over the measured stretch. */
+  peaks: MemoryPeaks;
+  /** Its largest RSS over its life (VmHWM, read from /proc until it reported), start-up included. */
+  lifetimePeakRssBytes: number;
 }
 
 /** A configuration's runs and the medians that stand for it. */

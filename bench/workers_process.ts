@@ -8,45 +8,26 @@
 import { within } from "../tests/harness/wait.ts";
 import { childEnvironment, startTaskDenoArgs } from "./drover_process.ts";
 import { resetFleet, setIdleSessions } from "./fleet.ts";
-import type { RawSql } from "./raw_sql.ts";
+import type { BenchConfigurationOptions, WorkersProcessReport } from "./configuration.ts";
 import { processPeakRssBytes } from "./process_stats.ts";
 import { startRecycler } from "./recycler.ts";
-import type { MemoryPeaks } from "./rss_sampler.ts";
 import { spawnWatched } from "../tests/harness/watched_process.ts";
-import type { UnitShape } from "./workload.ts";
 
 const ENTRY = decodeURIComponent(new URL("./workers_process_main.ts", import.meta.url).pathname);
 const REPO = decodeURIComponent(new URL("../", import.meta.url).pathname);
 /** Start-up, sessions and shutdown, beyond the warm-up and the run. */
 const OVERHEAD_LIMIT_MS = 60_000;
 
-/** What the workers' process reports of itself. */
-export interface WorkersProcessOwnReport {
-  workers: number;
-  unit: UnitShape;
-  unitsPerSecond: number;
-  /** Sampled every 50 ms over the measured stretch. */
-  peaks: MemoryPeaks;
-}
+/** What the workers' process reports of itself (the bench adds its VmHWM). */
+export type WorkersProcessOwnReport = Omit<WorkersProcessReport, "lifetimePeakRssBytes">;
 
-/** Its report, and what the bench saw of it from outside. */
-export interface WorkersProcessReport extends WorkersProcessOwnReport {
-  /** Its largest RSS over its life (VmHWM, read from /proc until it reported), start-up included. */
-  lifetimePeakRssBytes: number;
-}
-
-export interface WorkersProcessOptions {
-  databaseUrl: string;
-  /** For resets and idle sessions. */
-  raw: RawSql;
-  /** The recycler's connection. */
-  recyclerDb: RawSql;
-  workers: number;
-  unit: UnitShape;
-  liveSessions: number;
-  seconds: number;
-  warmupSeconds: number;
-}
+/** A configuration's settings that a run needs, and the database the process connects to. */
+export type WorkersProcessOptions =
+  & Pick<
+    BenchConfigurationOptions,
+    "raw" | "recyclerDb" | "workers" | "unit" | "liveSessions" | "seconds" | "warmupSeconds"
+  >
+  & { databaseUrl: string };
 
 /** Runs the workers in a process of their own and returns what it reports. */
 export async function measureWorkersProcess(o: WorkersProcessOptions): Promise<WorkersProcessReport> {

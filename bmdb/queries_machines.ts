@@ -17,7 +17,6 @@
  * @module
  */
 import type { Row } from "./driver.ts";
-import { InvalidArgumentError } from "./errors.ts";
 import { type Process, PROCESSES, type Provider, PROVIDER_STATUSES, ProviderStatus } from "./model.ts";
 import type { QuerySpec } from "./query.ts";
 import { empty, join, raw, type Sql, sql } from "./sql.ts";
@@ -310,25 +309,12 @@ export interface ProvidedMachine {
   providerId: string;
 }
 
+function toProvidedMachine(r: Row): ProvidedMachine {
+  return { machineId: r.machine_id as string, providerId: r.provider_id as string };
+}
+
 /** Devices (or provider ids) one statement takes at most: a provider page is at most 1,000. */
 const MAX_PER_STATEMENT = 10_000;
-
-/** An array of 0..{@linkcode MAX_PER_STATEMENT} entries. */
-function list(field: string, value: unknown): readonly unknown[] {
-  if (!Array.isArray(value)) {
-    throw new InvalidArgumentError(
-      field,
-      `must be an array: current value is ${value === null ? "null" : typeof value}`,
-    );
-  }
-  if (value.length > MAX_PER_STATEMENT) {
-    throw new InvalidArgumentError(
-      field,
-      `must hold at most ${MAX_PER_STATEMENT} entries: current length is ${value.length}`,
-    );
-  }
-  return value;
-}
 
 /**
  * Validated devices, one per provider id (the last one given wins: a live
@@ -336,7 +322,7 @@ function list(field: string, value: unknown): readonly unknown[] {
  */
 function checkDevices(field: string, value: unknown): Required<ProvidedDevice>[] {
   const byId = new Map<string, Required<ProvidedDevice>>();
-  list(field, value).forEach((entry, i) => {
+  check.array(field, value, { maxLength: MAX_PER_STATEMENT }).forEach((entry, i) => {
     const at = `${field}[${i}]`;
     const d = check.options(at, entry as ProvidedDevice);
     const providerId = check.text(`${at}.providerId`, d.providerId, { maxLength: 128 });
@@ -395,7 +381,7 @@ export function newProvidedMachines(params: {
         SELECT f.machine_id, ${provider}::text, f.provider_id, f.reservation_id, f.ip_address, f.location, f.status
         FROM fresh f JOIN made USING (machine_id)
         RETURNING machine_id, provider_id`,
-    map: (rows) => rows.map((r) => ({ machineId: r.machine_id as string, providerId: r.provider_id as string })),
+    map: (rows) => rows.map(toProvidedMachine),
   };
 }
 
@@ -453,7 +439,8 @@ export function machinesMarkMissing(params: {
   const provider = check.provider("provider", p.provider);
   const providerIds = [
     ...new Set(
-      list("providerIds", p.providerIds).map((id, i) => check.text(`providerIds[${i}]`, id, { maxLength: 128 })),
+      check.array("providerIds", p.providerIds, { maxLength: MAX_PER_STATEMENT })
+        .map((id, i) => check.text(`providerIds[${i}]`, id, { maxLength: 128 })),
     ),
   ];
   const recordedBefore = check.date("recordedBefore", p.recordedBefore);
@@ -468,7 +455,7 @@ export function machinesMarkMissing(params: {
           AND mp.provider_status IS DISTINCT FROM ${ProviderStatus.Missing}::text
           AND mp.provider_status IS DISTINCT FROM ${ProviderStatus.ProvisioningFailedPermanent}::text
         RETURNING mp.machine_id, mp.provider_id`,
-    map: (rows) => rows.map((r) => ({ machineId: r.machine_id as string, providerId: r.provider_id as string })),
+    map: (rows) => rows.map(toProvidedMachine),
   };
 }
 

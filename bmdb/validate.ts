@@ -105,6 +105,17 @@ export function bytes(field: string, value: unknown, { maxBytes = 16 * 1024 * 10
   return value;
 }
 
+/** An array of at most `maxLength` entries (unchecked: the caller checks each). */
+export function array(field: string, value: unknown, { maxLength }: { maxLength: number }): readonly unknown[] {
+  if (!Array.isArray(value)) {
+    throw new InvalidArgumentError(field, `must be an array: current value is ${describe(value)}`);
+  }
+  if (value.length > maxLength) {
+    throw new InvalidArgumentError(field, `must hold at most ${maxLength} entries: current length is ${value.length}`);
+  }
+  return value;
+}
+
 /** A plain object (the options argument of a public function). */
 export function options<T extends object>(field: string, value: T | undefined): T {
   if (value === null || typeof value !== "object") {

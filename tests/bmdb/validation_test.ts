@@ -194,6 +194,51 @@ bmdbTest("an empty or whitespace actor is rejected naming actor, and nothing is 
   }
 });
 
+bmdbTest(
+  "a bad device list of the provider's batch writes is rejected naming the entry, and nothing is written",
+  async (t) => {
+    const session = await t.bmdb.startSession();
+    try {
+      await machineReady(session);
+      const before = await snapshot(t.sql);
+      const provider = Provider.Equinix;
+      const device = { providerId: "eq-1", providerStatus: "Running" as const };
+      const cases: [string, () => Promise<unknown>][] = [
+        ["devices", () => session.transact((q) => q.newProvidedMachines({ provider, devices: "eq-1" as never }))],
+        [
+          "devices",
+          () => session.transact((q) => q.newProvidedMachines({ provider, devices: Array(10_001).fill(device) })),
+        ],
+        [
+          "devices[1].providerId",
+          () => session.transact((q) => q.newProvidedMachines({ provider, devices: [device, { providerId: "" }] })),
+        ],
+        [
+          "devices[0].providerStatus",
+          () =>
+            session.transact((q) =>
+              q.machinesUpdateProviderStatus({
+                provider,
+                devices: [{ providerId: "eq-1", providerStatus: "Up" as never }],
+              })
+            ),
+        ],
+        [
+          "providerIds[2]",
+          () =>
+            session.transact((q) =>
+              q.machinesMarkMissing({ provider, providerIds: ["a", "b", 7 as never], recordedBefore: new Date() })
+            ),
+        ],
+      ];
+      for (const [field, call] of cases) await assert.rejects(call(), invalid(field));
+      assert.deepEqual(await snapshot(t.sql), before);
+    } finally {
+      await session.close();
+    }
+  },
+);
+
 bmdbTest("a limit outside 1..1000 is rejected naming limit, and no machine is claimed", async (t) => {
   const session = await t.bmdb.startSession();
   try {
