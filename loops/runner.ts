@@ -11,9 +11,9 @@
  * and what failed; an operator's cancel ends it as Canceled. On shutdown a
  * worker cancels the work it holds and closes its session (the seed never
  * closed a session after a failure). After an unexpected error (the database
- * away) it closes its session too, then starts a new one: whatever the session
- * holds that the worker lost track of is released (the BMDB already releases
- * what a lost claim or commit reply left held, before the session's next claim).
+ * away) it pauses and goes on with the same session: a claim or commit whose
+ * reply was lost may have left a machine held that the worker does not know
+ * of, and the session releases it itself before its next claim (BMDB).
  *
  * With few workers, a finish and the next claim go as one statement
  * (`Work.finishAndClaim`): 1.5-1.7x the units/s at one worker, measured; at
@@ -187,18 +187,7 @@ export class LoopRunner<M extends { machineId: string }> {
             continue;
           }
           this.#metrics.errors.inc(label);
-          this.#logger.error("loop error; pausing, then a new session", {
-            loop: this.#loop.name,
-            error: describe(error),
-          });
-          // The error may have left work this worker does not know of (the
-          // session releases a lost claim reply's machine itself, but the
-          // error may come from anywhere): closing the session releases
-          // whatever it holds, in the database's view (or, if the database is
-          // away, its deadline does).
-          next = undefined;
-          await session?.close();
-          session = undefined;
+          this.#logger.error("loop error; pausing", { loop: this.#loop.name, error: describe(error) });
           await sleep(this.#options.errorPauseMs, undefined, { signal }).catch(() => {});
         }
       }

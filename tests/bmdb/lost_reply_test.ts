@@ -5,9 +5,8 @@
  * it. The session releases such work (Canceled) before its next claim, and
  * nothing it knows of.
  *
- * The faults are injected between the Bmdb and its driver: a statement runs
- * and its reply is replaced by a connection error, or it fails before it is
- * sent.
+ * The faults are injected between the Bmdb and its driver
+ * (tests/harness/faulty_driver.ts).
  *
  * @module
  */
@@ -15,57 +14,8 @@ import assert from "node:assert/strict";
 import type { Driver } from "../../bmdb/driver.ts";
 import { DatabaseError, Process } from "../../bmdb/mod.ts";
 import { bmdbTest, type TestBmdb } from "../harness/bmdb.ts";
+import { FaultyDriver, isClaim, isFinish, isRelease } from "../harness/faulty_driver.ts";
 import { addMachines, agentStarted, forAgentStart, openSession } from "../harness/fleet.ts";
-
-interface Fault {
-  matches: (text: string) => boolean;
-  when: "after running" | "before sending";
-  code: string;
-}
-
-/** A driver that fails the statements it is told to, and records what it sent. */
-class FaultyDriver {
-  readonly sent: string[] = [];
-  readonly #faults: Fault[] = [];
-  readonly driver: Driver;
-
-  constructor(inner: Driver) {
-    this.driver = {
-      kind: inner.kind,
-      dialect: inner.dialect,
-      target: inner.target,
-      query: async (text, params, isolation) => {
-        const i = this.#faults.findIndex((f) => f.matches(text));
-        const fault = this.#faults[i];
-        if (fault?.when === "before sending") {
-          this.#faults.splice(i, 1);
-          throw new DatabaseError(`injected: ${fault.code}`, fault.code);
-        }
-        this.sent.push(text);
-        const rows = await inner.query(text, params, isolation);
-        // A claim statement loses its reply once it locked a machine (a claim walks
-        // from a random start, and its first statement may find nothing).
-        if (fault && rows.some((r) => Number(r.__claimed ?? 1) > 0)) {
-          this.#faults.splice(i, 1);
-          throw new DatabaseError(`injected: ${fault.code}`, fault.code);
-        }
-        return rows;
-      },
-      begin: (options) => inner.begin(options),
-      listenForChanges: inner.listenForChanges?.bind(inner),
-      close: () => inner.close(),
-    };
-  }
-
-  /** The next statement that `matches` fails with `code` (a connection error unless told otherwise). */
-  fail(matches: (text: string) => boolean, when: Fault["when"], code = "CONNECTION_CLOSED"): void {
-    this.#faults.push({ matches, when, code });
-  }
-}
-
-const isClaim = (text: string) => text.includes("'Started'") && !text.includes("'Finished'");
-const isFinish = (text: string) => text.includes("'Finished'") && !text.includes("'Started'");
-const isRelease = (text: string) => text.includes("NOT IN (SELECT * FROM unnest(");
 
 // bmdbTest runs its tests one at a time: each test's driver replaces the last.
 let faulty: FaultyDriver;

@@ -8,9 +8,10 @@
  */
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
-import { type Bmdb, type MachineProvided, Process, type Session, WorkCanceledError } from "../../bmdb/mod.ts";
+import { type Bmdb, type MachineProvided, Process, WorkCanceledError } from "../../bmdb/mod.ts";
 import { type ControlLoop, loopMetrics, LoopRunner, TokenBucket } from "../../loops/mod.ts";
 import { bmdbTest, countRows } from "../harness/bmdb.ts";
+import { FaultyDriver, isClaim } from "../harness/faulty_driver.ts";
 import { addMachines, agentStarted, forAgentStart } from "../harness/fleet.ts";
 import { aborted, waitFor, within } from "../harness/wait.ts";
 import { quietLogger } from "../harness/quiet_logger.ts";
@@ -145,40 +146,17 @@ bmdbTest(
   },
 );
 
-/** `bmdb`, whose sessions' first claim takes its machine and then reports a lost reply (as when the database restarts). */
-function losingFirstClaimReply(bmdb: Bmdb): Bmdb {
-  let lost = false;
-  const session = (real: Session) =>
-    new Proxy(real, {
-      get(target, property) {
-        const value = Reflect.get(target, property, target);
-        if (property !== "work") return typeof value === "function" ? value.bind(target) : value;
-        return async (...args: Parameters<Session["work"]>) => {
-          const work = await target.work(...args);
-          if (lost) return work;
-          lost = true;
-          throw new Error("write CONNECTION_CLOSED 127.0.0.1:5432");
-        };
-      },
-    });
-  return new Proxy(bmdb, {
-    get(target, property) {
-      const value = Reflect.get(target, property, target);
-      if (property === "startSession") {
-        return async (...args: Parameters<Bmdb["startSession"]>) => session(await target.startSession(...args));
-      }
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
+// The next test's driver (bmdbTest runs a file's tests one at a time).
+let faulty: FaultyDriver;
 
 bmdbTest(
-  "a claim whose reply was lost does not strand its machine: the worker's next session processes it",
+  "a claim whose reply was lost does not strand its machine: the worker's session releases it and goes on",
   async (t) => {
     const setup = await t.bmdb.startSession();
     const [machineId] = await addMachines(setup, 1);
     await setup.close();
-    const running = start(losingFirstClaimReply(t.bmdb), agentStartLoop(() => Promise.resolve()));
+    faulty.fail(isClaim, "after running");
+    const running = start(t.bmdb, agentStartLoop(() => Promise.resolve()));
     try {
       // The first claim took the machine, its reply "lost"; the worker's session stays alive (heartbeating), so
       // without releasing it the machine would wait for that session's end: for good.
@@ -192,7 +170,9 @@ bmdbTest(
     }
     const history = await t.bmdb.read((q) => q.listHistoryOf({ machineId }));
     assert.deepEqual(history.map((h) => h.event), ["Started", "Canceled", "Started", "Finished"]);
+    assert.equal(new Set(history.map((h) => h.sessionId)).size, 1, "one session throughout");
   },
+  { wrapDriver: (inner) => (faulty = new FaultyDriver(inner)).driver },
 );
 
 bmdbTest("a processing error fails the work with the loop's backoff and a cause that says what failed", async (t) => {

@@ -1,0 +1,69 @@
+/**
+ * A driver between a Bmdb and its real one that fails the statements it is
+ * told to, as a lost connection would: a statement runs and its reply is
+ * replaced by an error without a SQLSTATE, or it fails before it is sent. It
+ * records what it sent.
+ *
+ * ```ts
+ * let faulty: FaultyDriver;
+ * bmdbTest("...", async (t) => { faulty.fail(isClaim, "after running"); ... },
+ *   { wrapDriver: (inner) => (faulty = new FaultyDriver(inner)).driver });
+ * ```
+ *
+ * @module
+ */
+import type { Driver } from "../../bmdb/driver.ts";
+import { DatabaseError } from "../../bmdb/mod.ts";
+
+export interface Fault {
+  matches: (text: string) => boolean;
+  when: "after running" | "before sending";
+  code: string;
+}
+
+/** A driver that fails the statements it is told to, and records what it sent. */
+export class FaultyDriver {
+  readonly sent: string[] = [];
+  readonly #faults: Fault[] = [];
+  readonly driver: Driver;
+
+  constructor(inner: Driver) {
+    this.driver = {
+      kind: inner.kind,
+      dialect: inner.dialect,
+      target: inner.target,
+      query: async (text, params, isolation) => {
+        const i = this.#faults.findIndex((f) => f.matches(text));
+        const fault = this.#faults[i];
+        if (fault?.when === "before sending") {
+          this.#faults.splice(i, 1);
+          throw new DatabaseError(`injected: ${fault.code}`, fault.code);
+        }
+        this.sent.push(text);
+        const rows = await inner.query(text, params, isolation);
+        // A claim statement loses its reply once it locked a machine (a claim walks
+        // from a random start, and its first statement may find nothing).
+        if (fault && rows.some((r) => Number(r.__claimed ?? 1) > 0)) {
+          this.#faults.splice(i, 1);
+          throw new DatabaseError(`injected: ${fault.code}`, fault.code);
+        }
+        return rows;
+      },
+      begin: (options) => inner.begin(options),
+      listenForChanges: inner.listenForChanges?.bind(inner),
+      close: () => inner.close(),
+    };
+  }
+
+  /** The next statement that `matches` fails with `code` (a connection error unless told otherwise). */
+  fail(matches: (text: string) => boolean, when: Fault["when"], code = "CONNECTION_CLOSED"): void {
+    this.#faults.push({ matches, when, code });
+  }
+}
+
+/** A claim statement (not a finish-and-claim). */
+export const isClaim = (text: string) => text.includes("'Started'") && !text.includes("'Finished'");
+/** A finish statement (not a finish-and-claim). */
+export const isFinish = (text: string) => text.includes("'Finished'") && !text.includes("'Started'");
+/** The session's release of work it does not know of. */
+export const isRelease = (text: string) => text.includes("NOT IN (SELECT * FROM unnest(");
