@@ -5,9 +5,10 @@
  * key are in flight; otherwise it queues, and the queue goes together as one
  * batch when a slot frees. An idle system therefore runs each request at
  * once, with no added latency; under load, one statement (one round trip, one
- * commit) serves many workers. One batch in flight per key measured best
- * (two: 11% fewer units/s at 4 and at 16 workers; batching at all: +54% at 16
- * workers, even at 4).
+ * commit) serves many workers. For claims and for commits, one batch in
+ * flight per key measured best (two: 11% fewer units/s at 4 and at 16
+ * workers; batching at all: +54% at 16 workers, even at 4); a finish-and-claim
+ * is a whole unit and goes best unbatched (bmdb/commit_claim_batcher.ts).
  *
  * @module
  */
