@@ -183,6 +183,12 @@ if (serviceAvailable(postgresRequirement) && serviceAvailable(etcdRequirement)) 
         // exits 1 and its log names what had not stopped).
         const survivors = replicas.filter((_, i) => statuses[i].signal !== "SIGKILL");
         console.log(`survivors stopped in ${stopSeconds.toFixed(1)} s`);
+        for (const r of survivors) {
+          // Which shutdown steps took time (logged at debug), for a slow stop.
+          const steps = r.log().split("\n").filter((line) => / stopped step=/.test(line))
+            .map((line) => line.replace(/^.* stopped step=/, ""));
+          console.log(`replica pid ${r.pid} stop steps: ${steps.join("; ")}`);
+        }
         for (const [i, r] of survivors.entries()) {
           const { code } = await r.child.status;
           assert.equal(
