@@ -8,7 +8,7 @@
  * commit) serves many workers. For claims and for commits, one batch in
  * flight per key measured best (two: 11% fewer units/s at 4 and at 16
  * workers; batching at all: +54% at 16 workers, even at 4); a finish-and-claim
- * is a whole unit and goes best unbatched (bmdb/commit_claim_batcher.ts).
+ * is a whole unit and goes best unbatched (bmdb/commit_and_claim.ts).
  *
  * @module
  */

@@ -7,7 +7,7 @@ import { type ChangeFeed, type ChangeFeedOptions, type ChangeFeedValues, openCha
 import { AgentReportRecorder } from "./agent_reports.ts";
 import { ClaimBatcher } from "./claim_batcher.ts";
 import { CommitBatcher } from "./commit_batcher.ts";
-import { CommitAndClaimBatcher } from "./commit_claim_batcher.ts";
+import { CommitAndClaimRunner } from "./commit_and_claim.ts";
 import type { Driver } from "./driver.ts";
 import { type DatabaseError, MachineNotFoundError, WorkNotFoundError } from "./errors.ts";
 import { type Logger, stderrLogger } from "./log.ts";
@@ -134,7 +134,7 @@ export class Bmdb {
   readonly #driver: Driver;
   readonly #claims: ClaimBatcher;
   readonly #commits: CommitBatcher;
-  readonly #commitsAndClaims: CommitAndClaimBatcher;
+  readonly #commitsAndClaims: CommitAndClaimRunner;
   readonly #agentReports: AgentReportRecorder;
   readonly #logger: Logger;
   readonly #signal: AbortSignal | undefined;
@@ -159,7 +159,7 @@ export class Bmdb {
     };
     this.#claims = new ClaimBatcher(driver, onRetry("claim"));
     this.#commits = new CommitBatcher(driver, onRetry("commit"));
-    this.#commitsAndClaims = new CommitAndClaimBatcher(driver, onRetry("commit and claim"));
+    this.#commitsAndClaims = new CommitAndClaimRunner(driver, onRetry("commit and claim"));
     this.#agentReports = new AgentReportRecorder(driver, (error) => onRetry("agent report")(error, 1));
   }
 

@@ -320,26 +320,6 @@ export function commitAndClaimWork(commit: Commit, claim: ClaimTarget): Sql {
     FROM (${outcome("c_")}) o LEFT JOIN candidate c ON true`;
 }
 
-/**
- * {@linkcode commitAndClaimWork} for many sessions: the commits' groups, and
- * one batch of claims in which each request claims only if its own commit was
- * clean. One row per request (`__req`, 1-based): its commit's outcome, then
- * its claim's candidate columns, `__claimed` and `__lost`.
- */
-export function commitAndClaimWorkBatch(commits: readonly Commit[], claims: ClaimBatch): Sql {
-  const prefix = (i: number) => `c${i + 1}_`;
-  const groups = commits.map((c, i) => commitCtes(c, prefix(i)));
-  const oks = commits.map((_, i) => raw(`SELECT ${i + 1} AS ord FROM ${prefix(i)}ok`));
-  const outcomes = commits.map((_, i) => sql`SELECT ${raw(String(i + 1))} AS ord, * FROM (${outcome(prefix(i))}) o`);
-  return sql`WITH ${join(groups, ",\n")},
-    oks AS (${join(oks, " UNION ALL ")}),
-    outcomes AS (${join(outcomes, " UNION ALL ")}),
-    ${claimBatchCtes(claims, raw("AND EXISTS (SELECT 1 FROM oks WHERE oks.ord = req.ord)"))}
-    SELECT req.ord AS __req, o.alive, o.released, o.cancel_requested, o.canceled_by, ${CLAIM_BATCH_RESULT}
-    LEFT JOIN outcomes o ON o.ord = req.ord
-    ORDER BY req.ord`;
-}
-
 /** The interval the last failure of a (machine, process) stored, if a backoff row exists. */
 export function lastBackoffInterval(k: { machineId: string; process: Process }): Sql {
   return sql`SELECT last_interval_seconds FROM work_backoff

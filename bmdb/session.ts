@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Claimed, claimMachine, type Retrieved } from "./claim.ts";
 import type { ClaimBatcher } from "./claim_batcher.ts";
 import type { CommitBatcher } from "./commit_batcher.ts";
-import type { CommitAndClaimBatcher } from "./commit_claim_batcher.ts";
+import type { CommitAndClaimRunner } from "./commit_and_claim.ts";
 import type { Driver } from "./driver.ts";
 import { type DatabaseError, outcomeUnknown, SessionExpiredError } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -28,7 +28,7 @@ export interface SessionContext {
   driver: Driver;
   claims: ClaimBatcher;
   commits: CommitBatcher;
-  commitsAndClaims: CommitAndClaimBatcher;
+  commitsAndClaims: CommitAndClaimRunner;
   logger: Logger;
   counters: { claims: number; conflicts: number; transactionRetries: number };
   onClosed(session: Session): void;

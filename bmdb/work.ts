@@ -7,7 +7,7 @@
 import { type Backoff, nextBackoffSeconds, validateBackoff } from "./backoff.ts";
 import { type Claimed, type EmbeddableWorkflow, embeddableWorkflow, workflowClaimRequest } from "./claim.ts";
 import type { CommitBatcher, CommitRequest } from "./commit_batcher.ts";
-import type { CommitAndClaimBatcher } from "./commit_claim_batcher.ts";
+import type { CommitAndClaimRunner } from "./commit_and_claim.ts";
 import type { Row } from "./driver.ts";
 import { NothingToDoError, type SessionExpiredError, WorkCanceledError } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -29,7 +29,7 @@ import * as check from "./validate.ts";
 export interface WorkOwner {
   readonly sessionId: string;
   readonly commits: CommitBatcher;
-  readonly commitsAndClaims: CommitAndClaimBatcher;
+  readonly commitsAndClaims: CommitAndClaimRunner;
   /** An ordinary claim of the session (`Session.work`). */
   claim<R extends { machineId: string }>(process: Process, retrieve: (q: Queries) => Query<R[]>): Promise<Work<R>>;
   /** A machine claimed by `finishAndClaim` becomes the session's work. */
@@ -146,8 +146,9 @@ export class Work<R = unknown> {
 
   /**
    * Finishes this work and claims the next machine for the same process, in
-   * one statement (shared, like claims and commits, with other sessions doing
-   * the same): a worker's steady state in one round trip. The claim happens
+   * one statement: a worker's steady state in one round trip (while a process
+   * has many of these under way, the finish and the claim go separately, and
+   * are shared with other sessions' commits and claims). The claim happens
    * only if the finish committed cleanly. Both `fn` and `retrieve` must return
    * their queries unawaited (tag writes; a workflow query); otherwise this is
    * `finish(fn)` followed by `session.work(process, retrieve)`. Either may run
@@ -170,26 +171,24 @@ export class Work<R = unknown> {
         const workflow = embeddableWorkflow(retrieve(tx.q), tx);
         if (!workflow) return await this.#owner.commits.commit(commit);
         const request = { commit, claim: workflowClaimRequest(this.#owner.sessionId, this.process, workflow) };
-        // While as many statements of this shape are in flight as the batcher
-        // allows, the finish goes with the other commits and the claim with the
-        // other claims: two more pipelines, where one shared statement would
-        // queue behind the others (measured at 16 workers with one in flight:
-        // 1,600-1,800 units/s this way, against 1,250-1,640 when every unit
-        // waited for the shared statement).
-        if (this.#owner.commitsAndClaims.busy(request)) return await this.#owner.commits.commit(commit);
-        const row = await this.#owner.commitsAndClaims.run(request);
+        // While the process has its limit of these under way, the finish goes
+        // with the other commits and the claim with the other claims, where
+        // sessions share statements.
+        const running = this.#owner.commitsAndClaims.tryRun(request);
+        if (!running) return await this.#owner.commits.commit(commit);
+        const row = await running;
         claimed = { row, workflow };
         return row;
       });
       const got = claimed as { row: Row; workflow: EmbeddableWorkflow } | undefined;
-      if (!got || Number(got.row.__claimed) === 0 || got.row.__lost || got.row.machine_id == null) return undefined;
+      if (!got || Number(got.row.__claimed) === 0 || got.row.machine_id == null) return undefined;
       return this.#owner.adopt(this.process, {
         machineId: got.row.machine_id as string,
         machine: got.workflow.map([got.row])[0],
       }) as Work<R>;
     });
-    // No shared claim, or it did not lock a machine cleanly (none found from
-    // its start, lost to another of its batch, or held): an ordinary claim decides.
+    // No combined claim, or it did not lock a machine (none found from its
+    // start, or held): an ordinary claim decides.
     return adopted ?? await this.#claimOrNothing(retrieve);
   }
 

@@ -66,7 +66,7 @@ export interface ControlLoop<M extends { machineId: string }> {
  * Measured on 2 cores at 10,000 machines (units/s, claim then finish against
  * finish-and-claim): 1,041 / 1,665 at 1 worker, 1,225 / 1,801 at 2, 3,411 /
  * 2,561 at 16. Around the crossing, interleaved A/B runs of 5 s (2026-12-04,
- * up to 8 finish-and-claim statements in flight: bmdb/commit_claim_batcher.ts):
+ * up to 8 finish-and-claim statements in flight: bmdb/commit_and_claim.ts):
  * at 4 workers 1,458 and 1,626 / 2,169 and 2,147, at 6 1,983 and 1,988 /
  * 2,048 and 2,159, at 8 2,314 and 2,397 / 2,169 and 2,128, at 16 3,065 and
  * 3,156 / 2,051 and 1,897.
