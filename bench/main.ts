@@ -29,6 +29,7 @@ import { pgliteDriver } from "../bmdb/driver_pglite.ts";
 import { postgresBinDir, type PostgresServer, startPostgres } from "../tests/harness/postgres.ts";
 import { type AnchorResult, calibrateAnchor, findAnchor, runAnchor } from "./anchor.ts";
 import { benchConfiguration, type ConfigurationResult, type RunResult } from "./configuration.ts";
+import { describeWaits } from "./wait_events.ts";
 import { postmasterPid } from "./cpu_time.ts";
 import { type FleetCounts, resetFleet, seedFleet } from "./fleet.ts";
 import { type IdlePollResult, measureIdlePoll } from "./idle_poll.ts";
@@ -83,7 +84,9 @@ function describeRun(label: string, run: RunResult, index: number, runs: number)
     (Number.isNaN(run.cpu.serverUsPerUnit) ? "" : ` + ${run.cpu.serverUsPerUnit.toFixed(0)} µs server`) +
     (run.conflicts ? `, ${run.conflicts} conflicts` : "") +
     (run.nothingToDo ? `, ${run.nothingToDo} idle claims` : "") +
-    (run.peakRssBytes ? `, RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB` : "");
+    (run.peakRssBytes ? `, RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB` : "") +
+    (run.waits ? `; ${describeWaits(run.waits)}` : "") +
+    (run.wal ? `; WAL/unit ${run.wal.bytes.toFixed(0)} bytes, ${run.wal.syncs.toFixed(2)} flushes` : "");
 }
 
 function medianAnchor(runs: AnchorResult[][], clients: readonly number[]): AnchorResult[] {
@@ -123,6 +126,7 @@ async function benchPostgresFleet(
   const url = server.url(database);
   const raw = postgresRawSql(url);
   const recyclerDb = postgresRawSql(url);
+  const statsDb = postgresRawSql(url); // the wait-event sampler's and the WAL counters'
   try {
     // Opening migrates the fresh database; then the raw seed.
     const migrating = await openBmdb({ component: COMPONENT, databaseUrl: url, poolSize: 1 });
@@ -162,6 +166,7 @@ async function benchPostgresFleet(
               warmupSeconds: plan.warmupSeconds,
               sampleRss: false, // measured in a process of the workers' own, below
               postmaster: postmasterPid(`${server.dir}/data`),
+              waitSampler: { db: statsDb, database },
               onRun: (run, i) => progress(describeRun(label, run, i, plan.runs)),
             }),
           );
@@ -229,7 +234,7 @@ async function benchPostgresFleet(
     progress(`PostgreSQL ${fleetLabel(machines)}: idle poll median ${idlePoll.medianMs.toFixed(1)} ms`);
     return { fleet, configurations, idlePoll, ...(changeFeed ? { changeFeed } : {}) };
   } finally {
-    await Promise.all([raw.close(), recyclerDb.close()]);
+    await Promise.all([raw.close(), recyclerDb.close(), statsDb.close()]);
     await server.admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
   }
 }

@@ -10,6 +10,8 @@ import type { BenchReport } from "../report.ts";
 import { fleetLabel, PEER_RATIO_AT_LEAST, PEER_TARGET_MACHINES } from "../targets.ts";
 import { table } from "../text_table.ts";
 import { type PeerName, PEERS } from "./install.ts";
+import { summarizeWaits, type WaitProfile } from "../wait_events.ts";
+import type { WalPerUnit } from "../wal_stats.ts";
 
 /** What the section reads of a bench report (a `--only peers` run has no more). */
 export type PeerSectionInput = Pick<
@@ -41,6 +43,24 @@ function ratioCell(drover: number | undefined, other: number | undefined, atLeas
     : `${fixed(ratio, 2)} (>= ${atLeast.toFixed(1)} ${ratio >= atLeast ? "met" : "MISSED"})`;
 }
 
+/** A row of the server profile: the backends' time (sampled) and the WAL per unit (job). */
+function profileRow(what: string, workers: number, waits?: WaitProfile, wal?: WalPerUnit): string[] {
+  const w = waits && summarizeWaits(waits);
+  const share = (state: string) => w?.shares.find(([s]) => s === state)?.[1];
+  const pct = (n: number | undefined) => n === undefined ? "-" : `${(n * 100).toFixed(0)}%`;
+  return [
+    what,
+    String(workers),
+    fixed(w?.activeBackends, 2),
+    pct(w ? share("CPU") ?? 0 : undefined),
+    w?.shares.filter(([s, n]) => s !== "CPU" && n >= 0.02).slice(0, 3).map(([s, n]) => `${s} ${pct(n)}`).join(", ") ||
+    "-",
+    fixed(wal?.records, 1),
+    fixed(wal?.bytes, 0),
+    fixed(wal?.syncs, 2),
+  ];
+}
+
 /** The terminal section; empty when neither the peers nor TPC-B were measured. */
 export function formatPeersSection(r: PeerSectionInput): string[] {
   if (!r.peers && !r.tpcb) return [];
@@ -70,8 +90,13 @@ export function formatPeersSection(r: PeerSectionInput): string[] {
     })
   );
   const cost: string[][] = [];
+  const profile: string[][] = [];
   for (const workers of f.workerCounts) {
     const d = r.postgres.find((c) => c.machines === PEER_TARGET_MACHINES && c.workers === workers);
+    if (d) profile.push(profileRow(`Drover ${fleetLabel(d.machines)} (${d.unit})`, workers, d.waits, d.wal));
+    for (const c of r.peers?.configurations.filter((c) => c.workers === workers) ?? []) {
+      profile.push(profileRow(c.peer, workers, c.waits, c.wal));
+    }
     if (d) {
       cost.push([
         `Drover ${fleetLabel(d.machines)} (units)`,
@@ -137,6 +162,16 @@ export function formatPeersSection(r: PeerSectionInput): string[] {
       ["what", "workers", "per second", "runs", "errors", "retries", "CPU µs each: client", "server"],
       cost,
       (i) => i !== 0 && i !== 3,
+    ),
+    "",
+    "Where the server's time goes: backends running a statement (sampled from pg_stat_activity every 50 ms), the " +
+    "share of those samples on the CPU and the largest waits (Lock:object, here: the lock a transaction that sent NOTIFY holds " +
+    "from its commit until its commit record is flushed; IO:WALSync: a WAL flush; LWLock:WALWrite: waiting for " +
+    "another backend's flush), and the WAL per unit or job (pg_stat_wal; flushes below 1 are shared commits)",
+    table(
+      ["what", "workers", "active", "on CPU", "largest waits", "WAL records", "WAL bytes", "WAL flushes"],
+      profile,
+      (i) => i === 1 || i === 2 || i === 3 || i >= 5,
     ),
     "",
   ];
