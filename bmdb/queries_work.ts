@@ -99,22 +99,25 @@ export interface ClaimBatch {
 }
 
 /**
- * The CTEs of a batch of claims: `req` (one row per request, `ord` from 1),
- * `live`, `cand`, `picked`, `claimed`, `started`. `eligible` filters the
- * requests that may claim (a live session, and whatever else the caller needs).
+ * {@linkcode claimWork} for many sessions in one statement: each request walks
+ * the workflow's candidates from its own start (`firstEligible`), and one
+ * INSERT claims the first candidate of each. Two requests that found the same
+ * machine: the earlier one gets it, the other is marked `__lost` (its caller
+ * tries again). One row per request, in order, with `__req` (1-based), the
+ * candidate's columns and the same `__alive` and `__claimed` as
+ * {@linkcode claimWork}.
  */
-function claimBatchCtes(p: ClaimBatch, eligible: Sql): Sql {
+export function claimWorkBatch(p: ClaimBatch): Sql {
   const proc = p.process;
   const sessionIds = p.requests.map((r) => r.sessionId);
   const starts = p.requests.map((r) => r.start);
   // ONCHANGE(claim_batcher.ts): the two arrays must stay the first parameters of a claim batch.
-  return sql`req AS (
+  return sql`WITH req AS (
       SELECT r.session_id, r.start, r.ord
       FROM unnest(${sessionIds}::uuid[], ${starts}::uuid[]) WITH ORDINALITY AS r(session_id, start, ord)),
     live AS (
       SELECT req.ord, req.session_id, req.start FROM req
-      WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = req.session_id AND s.session_deadline > now())
-        ${eligible}),
+      WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = req.session_id AND s.session_deadline > now())),
     cand AS (
       SELECT live.ord AS __ord, live.session_id AS __session_id, c.*
       FROM live CROSS JOIN LATERAL (${p.firstEligible(raw("live.start"))}) c),
@@ -131,31 +134,15 @@ function claimBatchCtes(p: ClaimBatch, eligible: Sql): Sql {
       RETURNING machine_id, session_id),
     started AS (
       INSERT INTO work_history (machine_id, process, event, session_id)
-      SELECT machine_id, ${proc}::text, 'Started', session_id FROM claimed)`;
-}
-
-/** Per request of a claim batch: the candidate's columns, `__claimed`, `__lost` (joined to `req`). */
-const CLAIM_BATCH_RESULT = raw(`c.*,
+      SELECT machine_id, ${proc}::text, 'Started', session_id FROM claimed)
+    SELECT req.ord AS __req, (live.ord IS NOT NULL)::int AS __alive, c.*,
       (claimed.machine_id IS NOT NULL)::int AS __claimed,
       (c.machine_id IS NOT NULL AND picked.__ord <> req.ord)::int AS __lost
     FROM req
     LEFT JOIN live ON live.ord = req.ord
     LEFT JOIN cand c ON c.__ord = req.ord
     LEFT JOIN picked ON picked.machine_id = c.machine_id
-    LEFT JOIN claimed ON claimed.machine_id = c.machine_id AND claimed.session_id = req.session_id`);
-
-/**
- * {@linkcode claimWork} for many sessions in one statement: each request walks
- * the workflow's candidates from its own start (`firstEligible`), and one
- * INSERT claims the first candidate of each. Two requests that found the same
- * machine: the earlier one gets it, the other is marked `__lost` (its caller
- * tries again). One row per request, in order, with `__req` (1-based), the
- * candidate's columns and the same `__alive` and `__claimed` as
- * {@linkcode claimWork}.
- */
-export function claimWorkBatch(p: ClaimBatch): Sql {
-  return sql`WITH ${claimBatchCtes(p, raw(""))}
-    SELECT req.ord AS __req, (live.ord IS NOT NULL)::int AS __alive, ${CLAIM_BATCH_RESULT}
+    LEFT JOIN claimed ON claimed.machine_id = c.machine_id AND claimed.session_id = req.session_id
     ORDER BY req.ord`;
 }
 
