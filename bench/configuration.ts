@@ -11,8 +11,7 @@ import { median } from "./percentile.ts";
 import { cpuPerUnit, readCpuTimes } from "./cpu_time.ts";
 import type { RawSql } from "./raw_sql.ts";
 import { type RecyclerStats, startRecycler } from "./recycler.ts";
-import { mergeWaits, startWaitSampler, type WaitProfile } from "./wait_events.ts";
-import { medianWal, readWal, type WalPerUnit, walPerUnit } from "./wal_stats.ts";
+import { mergeProfiles, profilePerUnit, type ServerProfile, startServerProfile } from "./server_profile.ts";
 import { type MemoryPeaks, startRssSampler } from "./rss_sampler.ts";
 import { runWorkload, type UnitShape, type WorkloadResult } from "./workload.ts";
 
@@ -28,10 +27,8 @@ export interface RunResult extends WorkloadResult {
   loadAverage: { start: number; end: number };
   peakRssBytes?: number;
   memoryPeaks?: MemoryPeaks;
-  /** What the database's backends were doing over the run, when sampled (PostgreSQL). */
-  waits?: WaitProfile;
-  /** WAL written per unit over the run, when sampled (PostgreSQL). */
-  wal?: WalPerUnit;
+  /** What the database's backends waited for, and the WAL per unit, over the run, when profiled (PostgreSQL). */
+  server?: ServerProfile;
 }
 
 /** The same workers in a process of their own (bench/workers_process.ts), for their memory. */
@@ -70,10 +67,8 @@ export interface ConfigurationResult {
   peakRssBytes?: number;
   /** The same workers in a process of their own, for their memory (16 workers on PostgreSQL). */
   workersProcess?: WorkersProcessReport;
-  /** The backends' wait events over all runs, when sampled. */
-  waits?: WaitProfile;
-  /** WAL per unit, median of the runs' (each field on its own), when sampled. */
-  wal?: WalPerUnit;
+  /** The runs' server profiles: wait samples added up, each WAL figure's median; when profiled. */
+  server?: ServerProfile;
 }
 
 /** Options for {@linkcode benchConfiguration}. */
@@ -95,8 +90,8 @@ export interface BenchConfigurationOptions {
   sampleRss: boolean;
   /** The PostgreSQL server's postmaster, to measure its CPU per unit. */
   postmaster?: number;
-  /** Samples the backends' wait events of `database`, and the WAL, through this connection of its own (PostgreSQL). */
-  waitSampler?: { db: RawSql; database: string };
+  /** Profiles the server over each run (`server_profile.ts`): `database`'s backends, through a connection of its own. */
+  serverProfile?: { db: RawSql; database: string };
   /** Called after each run, for progress lines. */
   onRun?: (run: RunResult, index: number) => void;
 }
@@ -111,22 +106,18 @@ async function recycledRun(
   const rss = o.sampleRss ? startRssSampler() : undefined;
   const loadStart = Deno.loadavg()[0];
   const cpuBefore = readCpuTimes(o.postmaster);
-  const walBefore = o.waitSampler && await readWal(o.waitSampler.db);
-  const waits = o.waitSampler &&
-    startWaitSampler(o.waitSampler.db, o.waitSampler.database);
+  const profiling = o.serverProfile && await startServerProfile(o.serverProfile.db, o.serverProfile.database);
   let result: WorkloadResult;
   try {
     result = await runWorkload(o.bmdb, sessions, seconds, o.unit);
   } catch (error) {
     rss?.stop();
-    await waits?.stop().catch(() => {});
+    await profiling?.stop().catch(() => {});
     await recycler.stop().catch(() => {}); // the workload's error is the one to report
     throw error;
   }
   const cpu = cpuPerUnit(cpuBefore, readCpuTimes(o.postmaster), result.units);
-  const waitProfile = await waits?.stop();
-  const wal = walBefore && o.waitSampler &&
-    walPerUnit(walBefore, await readWal(o.waitSampler.db), result.units);
+  const window = await profiling?.stop();
   const memoryPeaks = rss?.stop();
   const recyclerStats = await recycler.stop();
   return {
@@ -135,23 +126,18 @@ async function recycledRun(
     cpu: { clientUsPerUnit: cpu.selfUs, serverUsPerUnit: cpu.serverUs },
     loadAverage: { start: loadStart, end: Deno.loadavg()[0] },
     ...(memoryPeaks ? { peakRssBytes: memoryPeaks.rssBytes, memoryPeaks } : {}),
-    ...(waitProfile ? { waits: waitProfile } : {}),
-    ...(wal ? { wal } : {}),
+    ...(window ? { server: profilePerUnit(window, result.units) } : {}),
   };
 }
 
 /** Runs a configuration: warm-up, then `runs` measured runs of `seconds`. */
-export async function benchConfiguration(
-  o: BenchConfigurationOptions,
-): Promise<ConfigurationResult> {
+export async function benchConfiguration(o: BenchConfigurationOptions): Promise<ConfigurationResult> {
   await setIdleSessions(o.raw, o.liveSessions - o.workers);
   const sessions: Session[] = [];
   try {
-    for (let i = 0; i < o.workers; i++) {
-      sessions.push(await o.bmdb.startSession());
-    }
+    for (let i = 0; i < o.workers; i++) sessions.push(await o.bmdb.startSession());
     if (o.warmupSeconds > 0) {
-      await recycledRun({ ...o, sampleRss: false }, sessions, o.warmupSeconds);
+      await recycledRun({ ...o, sampleRss: false, serverProfile: undefined }, sessions, o.warmupSeconds);
     }
     const runs: RunResult[] = [];
     for (let i = 0; i < o.runs; i++) {
@@ -161,8 +147,7 @@ export async function benchConfiguration(
     }
     const m = (pick: (r: RunResult) => number) => median(runs.map(pick));
     const rss = runs.map((r) => r.peakRssBytes).filter((b): b is number => b !== undefined);
-    const waits = runs.map((r) => r.waits).filter((w): w is WaitProfile => w !== undefined);
-    const wal = runs.map((r) => r.wal).filter((w): w is WalPerUnit => w !== undefined);
+    const profiles = runs.map((r) => r.server).filter((p): p is ServerProfile => p !== undefined);
     return {
       database: o.database,
       machines: o.machines,
@@ -181,8 +166,7 @@ export async function benchConfiguration(
         nothingToDo: m((r) => r.nothingToDo),
       },
       ...(rss.length > 0 ? { peakRssBytes: Math.max(...rss) } : {}),
-      ...(waits.length > 0 ? { waits: mergeWaits(waits) } : {}),
-      ...(wal.length > 0 ? { wal: medianWal(wal) } : {}),
+      ...(profiles.length > 0 ? { server: mergeProfiles(profiles) } : {}),
     };
   } finally {
     await Promise.all(sessions.map((s) => s.close()));

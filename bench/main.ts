@@ -29,7 +29,7 @@ import { pgliteDriver } from "../bmdb/driver_pglite.ts";
 import { postgresBinDir, type PostgresServer, startPostgres } from "../tests/harness/postgres.ts";
 import { type AnchorResult, calibrateAnchor, findAnchor, runAnchor } from "./anchor.ts";
 import { benchConfiguration, type ConfigurationResult, type RunResult } from "./configuration.ts";
-import { describeWaits } from "./wait_events.ts";
+import { describeProfile } from "./server_profile.ts";
 import { postmasterPid } from "./cpu_time.ts";
 import { type FleetCounts, resetFleet, seedFleet } from "./fleet.ts";
 import { type IdlePollResult, measureIdlePoll } from "./idle_poll.ts";
@@ -85,8 +85,7 @@ function describeRun(label: string, run: RunResult, index: number, runs: number)
     (run.conflicts ? `, ${run.conflicts} conflicts` : "") +
     (run.nothingToDo ? `, ${run.nothingToDo} idle claims` : "") +
     (run.peakRssBytes ? `, RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB` : "") +
-    (run.waits ? `; ${describeWaits(run.waits)}` : "") +
-    (run.wal ? `; WAL/unit ${run.wal.bytes.toFixed(0)} bytes, ${run.wal.syncs.toFixed(2)} flushes` : "");
+    (run.server ? `; ${describeProfile(run.server, "unit")}` : "");
 }
 
 function medianAnchor(runs: AnchorResult[][], clients: readonly number[]): AnchorResult[] {
@@ -126,7 +125,7 @@ async function benchPostgresFleet(
   const url = server.url(database);
   const raw = postgresRawSql(url);
   const recyclerDb = postgresRawSql(url);
-  const statsDb = postgresRawSql(url); // the wait-event sampler's and the WAL counters'
+  const statsDb = postgresRawSql(url); // the server profile's (server_profile.ts)
   try {
     // Opening migrates the fresh database; then the raw seed.
     const migrating = await openBmdb({ component: COMPONENT, databaseUrl: url, poolSize: 1 });
@@ -166,7 +165,7 @@ async function benchPostgresFleet(
               warmupSeconds: plan.warmupSeconds,
               sampleRss: false, // measured in a process of the workers' own, below
               postmaster: postmasterPid(`${server.dir}/data`),
-              waitSampler: { db: statsDb, database },
+              serverProfile: { db: statsDb, database },
               onRun: (run, i) => progress(describeRun(label, run, i, plan.runs)),
             }),
           );

@@ -10,8 +10,8 @@
  *
  * It is the "lock waits" part of a profile: CPU per unit says how much work a
  * unit is, this says what an active backend waited for. One sample every
- * `everyMs` (50 by default: about 1 µs of client and of server CPU per unit
- * at 2,000 units/s, in the measured process).
+ * `everyMs` (50 by default), in the measured process: Drover's units/s with
+ * and without it, paired 5 s runs, 0.99x at 4 workers and 1.02x at 16 (noise).
  *
  * @module
  */

@@ -14,8 +14,15 @@ import { postmasterPid, processCpuMs, readCpuTimes } from "../cpu_time.ts";
 import { median } from "../percentile.ts";
 import { ensurePeersInstalled, type PeerName, PEERS } from "./install.ts";
 import { postgresRawSql, type RawSql } from "../raw_sql.ts";
-import { describeWaits, mergeWaits, startWaitSampler, type WaitProfile, type WaitSampler } from "../wait_events.ts";
-import { medianWal, readWal, type WalCounters, type WalPerUnit, walPerUnit } from "../wal_stats.ts";
+import {
+  describeProfile,
+  mergeProfiles,
+  type ProfiledWindow,
+  profilePerUnit,
+  type ServerProfile,
+  type ServerProfiling,
+  startServerProfile,
+} from "../server_profile.ts";
 
 /**
  * Jobs enqueued per second of warm-up and window: about three times the
@@ -37,10 +44,8 @@ export interface PeerRun {
   /** CPU per job over the window: the Node.js process (peer, driver, runtime) and every PostgreSQL process. */
   cpu: { clientUsPerJob: number; serverUsPerJob: number };
   loadAverage: { start: number; end: number };
-  /** What the peer's backends were doing over the window. */
-  waits: WaitProfile;
-  /** WAL written per job over the window. */
-  wal: WalPerUnit;
+  /** What the peer's backends waited for, and the WAL per job, over the window. */
+  server: ServerProfile;
 }
 
 /** A peer at one worker count: its runs and their medians. */
@@ -55,10 +60,8 @@ export interface PeerConfigurationResult {
     clientCpuUsPerJob: number;
     serverCpuUsPerJob: number;
   };
-  /** The backends' wait events over all runs. */
-  waits: WaitProfile;
-  /** WAL per job, median of the runs' (each field on its own). */
-  wal: WalPerUnit;
+  /** The runs' server profiles: wait samples added up, each WAL figure's median. */
+  server: ServerProfile;
   /** Over every run. */
   errors: number;
   retries: number;
@@ -142,40 +145,29 @@ async function runOnce(
       killed = true;
       child.kill("SIGKILL");
     }, (plan.warmupSeconds + plan.seconds + RUN_OVERHEAD_LIMIT_SECONDS) * 1000);
-    let start: {
-      clientMs: number;
-      serverMs: number;
-      load: number;
-      wal: WalCounters;
-    } | undefined;
-    let end: {
-      clientMs: number;
-      serverMs: number;
-      load: number;
-      wal: WalCounters;
-    } | undefined;
-    let sampler: WaitSampler | undefined;
-    let waits: WaitProfile | undefined;
+    let start: { clientMs: number; serverMs: number; load: number } | undefined;
+    let end: { clientMs: number; serverMs: number; load: number } | undefined;
+    let profiling: ServerProfiling | undefined;
+    let window: ProfiledWindow | undefined;
     let result: RunnerLine | undefined;
-    const sample = async () => ({
+    const sample = () => ({
       clientMs: processCpuMs(child.pid),
       serverMs: readCpuTimes(postmaster).serverMs,
       load: Deno.loadavg()[0],
-      wal: await readWal(statsDb),
     });
     for await (const line of jsonLines(child.stdout)) {
       if (line.event === "window-start") {
-        start = await sample();
-        sampler = startWaitSampler(statsDb, database);
+        start = sample();
+        profiling = await startServerProfile(statsDb, database);
       } else if (line.event === "window-end") {
-        waits = await sampler?.stop();
-        end = await sample();
+        end = sample();
+        window = await profiling?.stop();
       } else if (line.event === "result") result = line;
     }
-    await sampler?.stop(); // a child that died in its window
+    await profiling?.stop(); // a child that died in its window: stop sampling
     const status = await child.status;
     clearTimeout(limit);
-    if (!status.success || !result || !start || !end || !waits) {
+    if (!status.success || !result || !start || !end || !window) {
       throw new Error(
         `${peer} with ${workers} workers failed (bench/peers/runner.mjs under ${node}, ` +
           (killed ? `killed after ${RUN_OVERHEAD_LIMIT_SECONDS} s beyond its window` : `exit ${status.code}`) +
@@ -202,13 +194,52 @@ async function runOnce(
         serverUsPerJob: per(end.serverMs - start.serverMs),
       },
       loadAverage: { start: start.load, end: end.load },
-      waits,
-      wal: walPerUnit(start.wal, end.wal, jobsInWindow),
+      server: profilePerUnit(window, jobsInWindow),
     };
   } finally {
     await server.admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
       .catch(() => {});
   }
+}
+
+/** One peer at one worker count: `plan.runs` runs and their medians. */
+async function measureConfiguration(o: {
+  node: string;
+  server: PostgresServer;
+  statsDb: RawSql;
+  peer: PeerName;
+  workers: number;
+  jobs: number;
+  plan: PeerPlan;
+  progress: (line: string) => void;
+}): Promise<PeerConfigurationResult> {
+  const { peer, workers, jobs, plan } = o;
+  const runs: PeerRun[] = [];
+  for (let i = 0; i < plan.runs; i++) {
+    const run = await runOnce(o.node, o.server, o.statsDb, peer, workers, jobs, plan);
+    runs.push(run);
+    o.progress(
+      `${peer}, ${workers} worker(s) run ${i + 1}/${plan.runs}: ${run.jobsPerSecond.toFixed(0)} jobs/s, ` +
+        `${run.errors} errors, ${run.retries} retries, CPU/job ${run.cpu.clientUsPerJob.toFixed(0)} µs client + ` +
+        `${run.cpu.serverUsPerJob.toFixed(0)} µs server (queue of ${jobs} filled in ${
+          run.prepareSeconds.toFixed(1)
+        } s); ${describeProfile(run.server, "job")}`,
+    );
+  }
+  return {
+    peer,
+    workers,
+    jobsEnqueued: jobs,
+    runs,
+    median: {
+      jobsPerSecond: median(runs.map((r) => r.jobsPerSecond)),
+      clientCpuUsPerJob: median(runs.map((r) => r.cpu.clientUsPerJob)),
+      serverCpuUsPerJob: median(runs.map((r) => r.cpu.serverUsPerJob)),
+    },
+    server: mergeProfiles(runs.map((r) => r.server)),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    retries: runs.reduce((n, r) => n + r.retries, 0),
+  };
 }
 
 /**
@@ -229,50 +260,14 @@ export async function measurePeers(
     (plan.warmupSeconds + plan.seconds) * QUEUE_FILL_PER_SECOND,
   );
   const configurations: PeerConfigurationResult[] = [];
-  // Wait events and WAL counters, read through a connection to the maintenance database.
+  // The server profiles read the WAL counters and the peers' backends through the maintenance database.
   const statsDb = postgresRawSql(server.url("postgres"));
   try {
     for (const peer of PEERS) {
       for (const workers of plan.workerCounts) {
-        const runs: PeerRun[] = [];
-        for (let i = 0; i < plan.runs; i++) {
-          const run = await runOnce(
-            installation.node,
-            server,
-            statsDb,
-            peer,
-            workers,
-            jobs,
-            plan,
-          );
-          runs.push(run);
-          progress(
-            `${peer}, ${workers} worker(s) run ${i + 1}/${plan.runs}: ${run.jobsPerSecond.toFixed(0)} jobs/s, ` +
-              `${run.errors} errors, ${run.retries} retries, CPU/job ${
-                run.cpu.clientUsPerJob.toFixed(0)
-              } µs client + ` +
-              `${run.cpu.serverUsPerJob.toFixed(0)} µs server (queue of ${jobs} filled in ${
-                run.prepareSeconds.toFixed(1)
-              } s); ${describeWaits(run.waits)}; WAL/job ${run.wal.bytes.toFixed(0)} bytes, ${
-                run.wal.syncs.toFixed(2)
-              } flushes`,
-          );
-        }
-        configurations.push({
-          peer,
-          workers,
-          jobsEnqueued: jobs,
-          runs,
-          median: {
-            jobsPerSecond: median(runs.map((r) => r.jobsPerSecond)),
-            clientCpuUsPerJob: median(runs.map((r) => r.cpu.clientUsPerJob)),
-            serverCpuUsPerJob: median(runs.map((r) => r.cpu.serverUsPerJob)),
-          },
-          waits: mergeWaits(runs.map((r) => r.waits)),
-          wal: medianWal(runs.map((r) => r.wal)),
-          errors: runs.reduce((n, r) => n + r.errors, 0),
-          retries: runs.reduce((n, r) => n + r.retries, 0),
-        });
+        configurations.push(
+          await measureConfiguration({ node: installation.node, server, statsDb, peer, workers, jobs, plan, progress }),
+        );
       }
     }
   } finally {

@@ -10,8 +10,8 @@ import type { BenchReport } from "../report.ts";
 import { fleetLabel, PEER_RATIO_AT_LEAST, PEER_TARGET_MACHINES } from "../targets.ts";
 import { table } from "../text_table.ts";
 import { type PeerName, PEERS } from "./install.ts";
-import { summarizeWaits, type WaitProfile } from "../wait_events.ts";
-import type { WalPerUnit } from "../wal_stats.ts";
+import type { ServerProfile } from "../server_profile.ts";
+import { summarizeWaits } from "../wait_events.ts";
 
 /** What the section reads of a bench report (a `--only peers` run has no more). */
 export type PeerSectionInput = Pick<
@@ -44,10 +44,11 @@ function ratioCell(drover: number | undefined, other: number | undefined, atLeas
 }
 
 /** A row of the server profile: the backends' time (sampled) and the WAL per unit (job). */
-function profileRow(what: string, workers: number, waits?: WaitProfile, wal?: WalPerUnit): string[] {
-  const w = waits && summarizeWaits(waits);
+function profileRow(what: string, workers: number, profile?: ServerProfile): string[] {
+  const w = profile && summarizeWaits(profile.waits);
+  const wal = profile?.wal;
   const share = (state: string) => w?.shares.find(([s]) => s === state)?.[1];
-  const pct = (n: number | undefined) => n === undefined ? "-" : `${(n * 100).toFixed(0)}%`;
+  const pct = (n: number | undefined) => n === undefined || !Number.isFinite(n) ? "-" : `${(n * 100).toFixed(0)}%`;
   return [
     what,
     String(workers),
@@ -93,9 +94,9 @@ export function formatPeersSection(r: PeerSectionInput): string[] {
   const profile: string[][] = [];
   for (const workers of f.workerCounts) {
     const d = r.postgres.find((c) => c.machines === PEER_TARGET_MACHINES && c.workers === workers);
-    if (d) profile.push(profileRow(`Drover ${fleetLabel(d.machines)} (${d.unit})`, workers, d.waits, d.wal));
+    if (d) profile.push(profileRow(`Drover ${fleetLabel(d.machines)} (${d.unit})`, workers, d.server));
     for (const c of r.peers?.configurations.filter((c) => c.workers === workers) ?? []) {
-      profile.push(profileRow(c.peer, workers, c.waits, c.wal));
+      profile.push(profileRow(c.peer, workers, c.server));
     }
     if (d) {
       cost.push([
