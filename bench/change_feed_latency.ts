@@ -76,7 +76,15 @@ export async function measureChangeFeedLatency(
       }
     })();
     // Churn until the probes are done.
-    const churn = await runWorkload(bmdb, sessions, CHURN_AT_MOST_SECONDS, "claimThenFinish", stop.signal);
+    let churn;
+    try {
+      churn = await runWorkload(bmdb, sessions, CHURN_AT_MOST_SECONDS, "claimThenFinish", stop.signal);
+    } catch (error) {
+      // The probes wait on the watcher: closing it ends them; the churn's error is the one to report.
+      watcher.close();
+      await probing.catch(() => {});
+      throw error;
+    }
     await probing;
     return {
       workers: options.workers,

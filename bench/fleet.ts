@@ -116,7 +116,7 @@ export async function resetFleet(db: RawSql): Promise<void> {
 export async function markEveryAgentStarted(db: RawSql): Promise<void> {
   await db.query(
     `INSERT INTO machine_agent_started (machine_id, agent_started_at, agent_public_key)
-     SELECT machine_id, now(), '\\x00'::bytea FROM machines ON CONFLICT (machine_id) DO NOTHING`,
+     SELECT machine_id, now(), '\\x00'::bytea FROM machines ON CONFLICT DO NOTHING`,
   );
   await db.query("VACUUM ANALYZE machine_agent_started");
 }

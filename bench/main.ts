@@ -26,7 +26,8 @@ import { openBmdb } from "../bmdb/mod.ts";
 // and keeps the driver.
 import { openBmdbOnDriver } from "../bmdb/bmdb.ts";
 import { pgliteDriver } from "../bmdb/driver_pglite.ts";
-import { postgresBinDir, type PostgresServer, startPostgres } from "../tests/harness/postgres.ts";
+import { postgresBinDir, type PostgresServer, startPostgres, stopPostgresSync } from "../tests/harness/postgres.ts";
+import { isConnectionLoss } from "../bmdb/postgres_js_faults.ts";
 import { type AnchorResult, calibrateAnchor, findAnchor, runAnchor } from "./anchor.ts";
 import { benchConfiguration, type ConfigurationResult, type RunResult } from "./configuration.ts";
 import { describeProfile } from "./server_profile.ts";
@@ -310,6 +311,15 @@ async function main(): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
+  // An error nobody awaited ends the process without running the finally
+  // below: stop the server first, so no throwaway PostgreSQL outlives the bench.
+  // (A lost connection's stray error is the BMDB's guard's to swallow.)
+  const stopOnCrash = (event: ErrorEvent | PromiseRejectionEvent) => {
+    const reason = "reason" in event ? event.reason : event.error;
+    if (!isConnectionLoss(reason)) stopPostgresSync(server.dir);
+  };
+  globalThis.addEventListener("unhandledrejection", stopOnCrash);
+  globalThis.addEventListener("error", stopOnCrash);
   try {
     progress(`PostgreSQL (fsync on) at ${server.url()}`);
     const binDir = postgresBinDir();

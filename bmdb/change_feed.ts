@@ -7,7 +7,10 @@
  *   channel `drover_bmdb_change` with the table (and machine) that changed.
  *   After the first LISTEN and after every re-LISTEN (a restart), everything
  *   is read again, so a change made while the connection was down is not
- *   missed.
+ *   missed. Claims and releases of the BMDB's work pool do not notify (the
+ *   NOTIFY lock would put their commits in a row: `migrations/0006_...`);
+ *   they all write `work_history`, which the feed polls every
+ *   `historyPollIntervalMs` (`change_poller.ts`, history only).
  * - On PGlite (one backend in this process), the driver reports the tables
  *   each committed statement wrote (`written_tables.ts`): no trigger, no
  *   NOTIFY.
@@ -78,6 +81,11 @@ export interface ChangeFeedOptions<V extends ChangeFeedValues> {
   listLimit?: number;
   /** Shortest time between two re-reads of one topic. @default 100 */
   minRefreshIntervalMs?: number;
+  /**
+   * Notify mode where the driver's claims and releases write history instead of
+   * notifying (`Driver.workChangesInHistory`): between two polls of history. @default 50
+   */
+  historyPollIntervalMs?: number;
   /** Poll mode: between two change-detection polls. @default 1000 */
   pollIntervalMs?: number;
   /** Poll mode: between two full re-reads, a safety net for what the poll cannot see. @default 60000 */
@@ -98,6 +106,16 @@ const TOPIC_OF_TABLE: Readonly<Record<string, Topic>> = {
 };
 
 const MACHINE_COUNT = countMachines();
+
+/**
+ * Notify mode's history poll: how long after its id was handed out a history
+ * row may commit and still be seen by the poll. The work pool takes its ids
+ * in the statement that commits, milliseconds before the commit. One that
+ * commits later still shows with the next change to work or backoffs, or at
+ * the resync. Each poll counts the rows of this window (about 1,500 at 6,000
+ * history rows a second).
+ */
+const HISTORY_WINDOW_MS = 250;
 
 /** Timers longer than this are re-armed (setTimeout's limit is about 24 days). */
 const MAX_TIMER_MS = 3_600_000;
@@ -167,7 +185,9 @@ export class ChangeFeed<V extends ChangeFeedValues = ChangeFeedValues> {
    * @internal Subscribes (or starts polling) and publishes every value once.
    * @throws what the first read threw, or the reason of `signal`.
    */
-  async start(o: { pollIntervalMs: number; resyncIntervalMs: number; signal?: AbortSignal }): Promise<void> {
+  async start(
+    o: { pollIntervalMs: number; historyPollIntervalMs: number; resyncIntervalMs: number; signal?: AbortSignal },
+  ): Promise<void> {
     const { driver } = this.#context;
     if (o.signal) {
       const signal = o.signal;
@@ -185,6 +205,20 @@ export class ChangeFeed<V extends ChangeFeedValues = ChangeFeedValues> {
         },
       });
       if (this.#stop.signal.aborted) await this.#listening.close(); // closed while subscribing
+      if (driver.workChangesInHistory && !this.#stop.signal.aborted) {
+        const poller = await startChangePoller({
+          driver,
+          historyOnly: true,
+          intervalMs: o.historyPollIntervalMs,
+          windowMs: HISTORY_WINDOW_MS,
+          resyncMs: o.resyncIntervalMs,
+          onChange: (tables) => tables.forEach((t) => this.#changed(t)),
+          onError: (error) => this.#context.logger.warn("change feed history poll failed; retrying", { error }),
+          signal: this.#stop.signal,
+        });
+        this.#polling = poller.done;
+        this.#markAll(); // after the poll's baseline, so a claim just before it is not missed
+      }
     } else {
       const poller = await startChangePoller({
         driver,
@@ -324,6 +358,10 @@ export async function openChangeFeed<V extends ChangeFeedValues>(
     max: 60_000,
   });
   const pollIntervalMs = check.integer("pollIntervalMs", o.pollIntervalMs ?? 1000, { min: 10, max: 600_000 });
+  const historyPollIntervalMs = check.integer("historyPollIntervalMs", o.historyPollIntervalMs ?? 50, {
+    min: 10,
+    max: 600_000,
+  });
   const resyncIntervalMs = check.integer("resyncIntervalMs", o.resyncIntervalMs ?? 60_000, {
     min: 100,
     max: 86_400_000,
@@ -337,7 +375,7 @@ export async function openChangeFeed<V extends ChangeFeedValues>(
     minRefreshIntervalMs,
   });
   try {
-    await feed.start({ pollIntervalMs, resyncIntervalMs, signal: o.signal });
+    await feed.start({ pollIntervalMs, historyPollIntervalMs, resyncIntervalMs, signal: o.signal });
     return feed;
   } catch (error) {
     await feed.close();

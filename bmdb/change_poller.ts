@@ -12,7 +12,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Driver } from "./driver.ts";
-import { type ChangeFingerprint, pollForChanges, toChangeFingerprint } from "./queries_feed.ts";
+import { type ChangeFingerprint, pollForChanges, pollHistoryForChanges, toChangeFingerprint } from "./queries_feed.ts";
 import { render } from "./sql.ts";
 
 /** Options for {@linkcode startChangePoller}. */
@@ -22,8 +22,13 @@ export interface ChangePollerOptions {
   intervalMs: number;
   /** How long a history id may take from being handed out to being committed and still be seen. */
   windowMs: number;
-  /** Between full re-reads (every table reported changed). */
+  /** Between full re-reads (every table reported changed; with `historyOnly`, work and backoffs). */
   resyncMs: number;
+  /**
+   * Watch `work_history` only (for work and backoffs), where NOTIFY reports
+   * the rest ({@linkcode pollHistoryForChanges}).
+   */
+  historyOnly?: boolean;
   /** Tables that changed, named as the NOTIFY payloads name them. */
   onChange(tables: readonly string[]): void;
   onError(error: unknown): void;
@@ -32,6 +37,8 @@ export interface ChangePollerOptions {
 }
 
 export const ALL_TABLES: readonly string[] = ["machines", "sessions", "work_slot", "work_backoff"];
+/** The tables whose changes write `work_history`. */
+const HISTORY_TABLES: readonly string[] = ["work_slot", "work_backoff"];
 
 /**
  * Watermarks over `work_history` ids: `since` trails the highest id seen by
@@ -87,7 +94,7 @@ export async function startChangePoller(o: ChangePollerOptions): Promise<{ done:
   const poll = async () => {
     const now = performance.now();
     const bounds = watermark.bounds(now);
-    const { text, params } = render(pollForChanges(bounds));
+    const { text, params } = render(o.historyOnly ? pollHistoryForChanges(bounds) : pollForChanges(bounds));
     const fp = toChangeFingerprint(await o.driver.query(text, params, "read committed"));
     const historyChanged = watermark.update(now, bounds, fp);
     const tables: string[] = [];
@@ -95,11 +102,11 @@ export async function startChangePoller(o: ChangePollerOptions): Promise<{ done:
     if (previous && (previous.sessions !== fp.sessions || previous.newestSession !== fp.newestSession)) {
       tables.push("sessions");
     }
-    if (historyChanged) tables.push("work_slot", "work_backoff");
+    if (historyChanged) tables.push(...HISTORY_TABLES);
     previous = fp;
     if (now - lastResync >= o.resyncMs) {
       lastResync = now;
-      o.onChange(ALL_TABLES);
+      o.onChange(o.historyOnly ? HISTORY_TABLES : ALL_TABLES);
     } else if (tables.length > 0) {
       o.onChange(tables);
     }

@@ -86,6 +86,13 @@ export interface Driver {
    * database has no LISTEN/NOTIFY (CockroachDB): poll instead.
    */
   listenForChanges?(handlers: ChangeHandlers): Promise<Listening>;
+  /**
+   * Its SERIALIZABLE statements (claims, releases, backoffs) send no NOTIFY:
+   * each writes `work_history`, and a change feed listening here learns of
+   * them by watching history (PostgreSQL; `migrations/0006_...`). Everything
+   * else, and every other writer, still notifies.
+   */
+  readonly workChangesInHistory?: boolean;
   close(): Promise<void>;
 }
 

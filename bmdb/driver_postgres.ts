@@ -117,6 +117,14 @@ const types = {
 };
 
 /**
+ * The work pool's connections tell the change-feed trigger that their claims
+ * and releases are announced by the history rows they write, not by NOTIFY,
+ * whose lock would put every worker's commit in a row.
+ * ONCHANGE(migrations/0006_work_changes_in_history.up.sql): the setting's name.
+ */
+const WORK_CHANGES_IN_HISTORY: Readonly<Record<string, string>> = { "drover.work_changes_in_history": "on" };
+
+/**
  * Connects to PostgreSQL or CockroachDB.
  * @throws {DatabaseUnavailableError} when no connection succeeds within `connectTimeoutSeconds`.
  * @throws {InvalidArgumentError} when the URL is malformed.
@@ -175,7 +183,7 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
     connection: {
       ...common.connection,
       default_transaction_isolation: "serializable",
-      ...(isCockroach ? {} : INDEX_PROBES_ONLY),
+      ...(isCockroach ? {} : { ...INDEX_PROBES_ONLY, ...WORK_CHANGES_IN_HISTORY }),
     },
   });
   const pool = (isolation: Isolation | "repeatable read") => isolation === "serializable" ? work : control;
@@ -204,7 +212,7 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
     kind: "postgres",
     dialect: isCockroach ? "cockroachdb" : "postgresql",
     target: isCockroach ? target.replace("PostgreSQL", "CockroachDB") : target,
-    ...(isCockroach ? {} : { listenForChanges }),
+    ...(isCockroach ? {} : { listenForChanges, workChangesInHistory: true }),
     async query(text, params, isolation) {
       try {
         return await pool(isolation).unsafe(text, params as postgres.ParameterOrJSON<never>[], {

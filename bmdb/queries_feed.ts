@@ -169,6 +169,20 @@ export interface ChangeFingerprint {
 }
 
 /**
+ * History's part of a poll: the highest id, and the rows above the `since`
+ * and `next` watermarks, counted in one scan of the primary key.
+ */
+function historyFingerprint(p: { since: string | null; next: string | null }): Sql {
+  const since = sql`${p.since}::bigint`;
+  const next = sql`${p.next}::bigint`;
+  return sql`(SELECT max(history_id) FROM work_history)::text AS history_max, above.since AS history_above_since,
+      above.next AS history_above_next
+    FROM (SELECT (count(*) FILTER (WHERE history_id > ${since}))::int AS since,
+        (count(*) FILTER (WHERE history_id > ${next}))::int AS next
+      FROM work_history WHERE history_id > least(${since}, ${next})) above`;
+}
+
+/**
  * The poll of databases without NOTIFY, one statement of index probes and
  * small scans: machines and sessions by count (and the newest session), and
  * work and backoffs through `work_history`, which every claim, commit, fail,
@@ -181,9 +195,17 @@ export function pollForChanges(p: { since: string | null; next: string | null })
   return sql`SELECT (SELECT count(*) FROM machines)::int AS machines,
       (SELECT count(*) FROM sessions)::int AS sessions,
       (SELECT max(session_created_at) FROM sessions) AS newest_session,
-      (SELECT max(history_id) FROM work_history)::text AS history_max,
-      (SELECT count(*) FROM work_history WHERE history_id > ${p.since}::bigint)::int AS history_above_since,
-      (SELECT count(*) FROM work_history WHERE history_id > ${p.next}::bigint)::int AS history_above_next`;
+      ${historyFingerprint(p)}`;
+}
+
+/**
+ * The history part of {@linkcode pollForChanges} alone: where NOTIFY reports
+ * everything but the work pool's claims and releases (PostgreSQL,
+ * `Driver.workChangesInHistory`), which all write history. No count of the
+ * fleet.
+ */
+export function pollHistoryForChanges(p: { since: string | null; next: string | null }): Sql {
+  return sql`SELECT 0 AS machines, 0 AS sessions, NULL::timestamptz AS newest_session, ${historyFingerprint(p)}`;
 }
 
 export function toChangeFingerprint(rows: Row[]): ChangeFingerprint {

@@ -44,7 +44,11 @@ export function machineAddProvided(params: {
   );
 }
 
-/** Records that the agent was started and answered with `agentPublicKey`. */
+/**
+ * Records that the agent was started and answered with `agentPublicKey`.
+ * ONCHANGE(migrations/0007_agent_started_hash_probes.up.sql): the conflict
+ * clause names the partial unique index that replaced the primary key.
+ */
 export function machineSetAgentStarted(params: {
   machineId: string;
   agentStartedAt: Date;
@@ -59,7 +63,7 @@ export function machineSetAgentStarted(params: {
     (g) =>
       sql`INSERT INTO machine_agent_started (machine_id, agent_started_at, agent_public_key)
         SELECT ${machineId}::uuid, ${at}::timestamptz, ${key}::bytea ${g.where}
-        ON CONFLICT (machine_id) DO UPDATE
+        ON CONFLICT (machine_id) WHERE agent_started_at IS NOT NULL DO UPDATE
           SET agent_started_at = excluded.agent_started_at, agent_public_key = excluded.agent_public_key`,
   );
 }

@@ -3,7 +3,9 @@
  * the feed's values and leave them again; a backoff or session that runs out
  * leaves them with no database change; the poll mode (CockroachDB's) does the
  * same on PostgreSQL and PGlite; a lost LISTEN connection and a PostgreSQL
- * restart lose no change.
+ * restart lose no change; on PostgreSQL the work pool's claims and releases
+ * send no NOTIFY (the feed learns of them from history), while a cancel
+ * request and writers outside the BMDB still do.
  *
  * @module
  */
@@ -282,6 +284,55 @@ for (const mode of ["notify", "poll"] as const) {
 if (postgresOnly.length > 0) {
   const logged: string[] = [];
   const logger: Logger = { debug() {}, info: (m) => logged.push(m), warn: (m) => logged.push(m), error() {} };
+
+  bmdbTest("claims and releases of the work pool send no NOTIFY; a cancel request and other writers do", async (t) => {
+    await using cleanup = new AsyncDisposableStack();
+    const listener = postgres(t.url ?? assert.fail("no PostgreSQL URL"), { max: 1, onnotice: () => {} });
+    cleanup.defer(() => listener.end({ timeout: 1 }));
+    const received: string[] = [];
+    const arrivals = new EventTarget();
+    await listener.listen("drover_bmdb_change", (payload) => {
+      received.push(payload);
+      arrivals.dispatchEvent(new Event("payload"));
+    });
+    /** Sends `marker` (after everything before it committed) and returns what arrived before it, in order. */
+    const upTo = async (marker: string): Promise<string[]> => {
+      const arrived = new Promise<void>((resolve) => {
+        const check = () => {
+          if (!received.includes(marker)) return;
+          arrivals.removeEventListener("payload", check);
+          resolve();
+        };
+        arrivals.addEventListener("payload", check);
+      });
+      await t.sql(`SELECT pg_notify('drover_bmdb_change', $1)`, [marker]);
+      await arrived;
+      const before = received.splice(0, received.indexOf(marker) + 1);
+      return before.slice(0, -1);
+    };
+    const session = await openSession(t.bmdb, cleanup);
+    const [machineId] = await addMachines(session, 1);
+    assert.deepEqual(await upTo("marker:setup"), ["sessions", "machines"]); // cold tables notify as before
+
+    // A claim, a finish, a claim and a failure (a backoff): each writes history and notifies nobody.
+    const work = await session.work(AGENT_START, forAgentStart);
+    await work.finish((q) => agentStarted(q, machineId));
+    await t.sql(`DELETE FROM machine_agent_started`);
+    const again = await session.work(AGENT_START, forAgentStart);
+    await again.fail({ initialSeconds: 60, maximumSeconds: 60, exponent: 1 }, "test");
+    assert.deepEqual(await upTo("marker:work"), []);
+    const events = await t.sql(`SELECT event FROM work_history WHERE machine_id = $1 ORDER BY history_id`, [machineId]);
+    assert.deepEqual(events.map((e) => e.event), ["Started", "Finished", "Started", "Failed"]);
+
+    // An operator's cancel request on live work writes no history: it notifies.
+    await t.sql(`DELETE FROM work_backoff`); // a writer outside the BMDB: notifies
+    assert.deepEqual(await upTo("marker:outside"), [`work_backoff:${machineId}`]);
+    const third = await session.work(AGENT_START, forAgentStart);
+    cleanup.defer(() => third.cancel());
+    assert.deepEqual(await upTo("marker:claimed"), []);
+    await t.bmdb.requestWorkCancel({ machineId, process: AGENT_START, actor: "operator" });
+    assert.deepEqual(await upTo("marker:cancel"), [`work_slot:${machineId}`]);
+  }, { drivers: postgresOnly });
 
   bmdbTest("a change made while the LISTEN connection is down is not lost", async (t) => {
     logged.length = 0;
