@@ -7,10 +7,12 @@
  *   channel `drover_bmdb_change` with the table (and machine) that changed.
  *   After the first LISTEN and after every re-LISTEN (a restart), everything
  *   is read again, so a change made while the connection was down is not
- *   missed. Claims and releases of the BMDB's work pool do not notify (the
- *   NOTIFY lock would put their commits in a row: `migrations/0006_...`);
- *   they all write `work_history`, which the feed polls every
- *   `historyPollIntervalMs` (`change_poller.ts`, history only).
+ *   missed. Claims and releases of the BMDB's work pool do not notify from
+ *   inside their transactions (the NOTIFY lock would put their commits in a
+ *   row: `migrations/0006_...`); their driver notifies after they commit
+ *   (`work_doorbell.ts`), and since they all write `work_history`, the feed
+ *   also polls history every `historyPollIntervalMs` (`change_poller.ts`,
+ *   history only) for a notification lost with its process.
  * - On PGlite (one backend in this process), the driver reports the tables
  *   each committed statement wrote (`written_tables.ts`): no trigger, no
  *   NOTIFY.
@@ -82,8 +84,9 @@ export interface ChangeFeedOptions<V extends ChangeFeedValues> {
   /** Shortest time between two re-reads of one topic. @default 100 */
   minRefreshIntervalMs?: number;
   /**
-   * Notify mode where the driver's claims and releases write history instead of
-   * notifying (`Driver.workChangesInHistory`): between two polls of history. @default 50
+   * Notify mode where the driver's claims and releases notify after their
+   * commit (`Driver.workChangesInHistory`): between two polls of history, which
+   * find a change whose notification was lost with its process. @default 1000
    */
   historyPollIntervalMs?: number;
   /** Poll mode: between two change-detection polls. @default 1000 */
@@ -109,11 +112,11 @@ const MACHINE_COUNT = countMachines();
 
 /**
  * Notify mode's history poll: how long after its id was handed out a history
- * row may commit and still be seen by the poll. The work pool takes its ids
- * in the statement that commits, milliseconds before the commit. One that
- * commits later still shows with the next change to work or backoffs, or at
- * the resync. Each poll counts the rows of this window (about 1,500 at 6,000
- * history rows a second).
+ * row may commit and still be seen by the poll (at least one poll interval).
+ * The work pool takes its ids in the statement that commits, milliseconds
+ * before the commit. One that commits later still shows with the next change
+ * to work or backoffs, or at the resync. Each poll counts the rows of this
+ * window.
  */
 const HISTORY_WINDOW_MS = 250;
 
@@ -358,7 +361,7 @@ export async function openChangeFeed<V extends ChangeFeedValues>(
     max: 60_000,
   });
   const pollIntervalMs = check.integer("pollIntervalMs", o.pollIntervalMs ?? 1000, { min: 10, max: 600_000 });
-  const historyPollIntervalMs = check.integer("historyPollIntervalMs", o.historyPollIntervalMs ?? 50, {
+  const historyPollIntervalMs = check.integer("historyPollIntervalMs", o.historyPollIntervalMs ?? 1000, {
     min: 10,
     max: 600_000,
   });

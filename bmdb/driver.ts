@@ -87,10 +87,12 @@ export interface Driver {
    */
   listenForChanges?(handlers: ChangeHandlers): Promise<Listening>;
   /**
-   * Its SERIALIZABLE statements (claims, releases, backoffs) send no NOTIFY:
-   * each writes `work_history`, and a change feed listening here learns of
-   * them by watching history (PostgreSQL; `migrations/0006_...`). Everything
-   * else, and every other writer, still notifies.
+   * Its SERIALIZABLE statements (claims, releases, backoffs) send no NOTIFY
+   * inside their transactions: the driver notifies after they commit
+   * (`work_doorbell.ts`), and each writes `work_history`, which a change feed
+   * listening here also polls, for a notification lost with its process
+   * (PostgreSQL; `migrations/0006_...`). Every other writer still notifies
+   * from its triggers.
    */
   readonly workChangesInHistory?: boolean;
   close(): Promise<void>;

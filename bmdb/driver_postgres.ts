@@ -25,6 +25,8 @@ import { DatabaseError, DatabaseUnavailableError, InvalidArgumentError } from ".
 import { INDEX_PROBES_ONLY, NO_JIT } from "./planner.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 import { guardPostgresJsFaults } from "./postgres_js_faults.ts";
+import { startWorkDoorbell, type WorkDoorbell } from "./work_doorbell.ts";
+import { writtenTables } from "./written_tables.ts";
 
 /** Options for {@linkcode openPostgresDriver}. */
 export interface PostgresDriverOptions {
@@ -118,11 +120,19 @@ const types = {
 
 /**
  * The work pool's connections tell the change-feed trigger that their claims
- * and releases are announced by the history rows they write, not by NOTIFY,
- * whose lock would put every worker's commit in a row.
+ * and releases are announced after their commit (the doorbell below) and by
+ * the history rows they write, not by NOTIFY inside their transactions, whose
+ * lock would put every worker's commit in a row.
  * ONCHANGE(migrations/0006_work_changes_in_history.up.sql): the setting's name.
  */
 const WORK_CHANGES_IN_HISTORY: Readonly<Record<string, string>> = { "drover.work_changes_in_history": "on" };
+
+/**
+ * The shortest time between two of the doorbell's NOTIFYs per table: a change
+ * feed re-reads a topic at most every 100 ms anyway, and each NOTIFY is a
+ * transaction with a WAL flush of its own (about 20 a second per busy process).
+ */
+const DOORBELL_INTERVAL_MS = 50;
 
 /**
  * Connects to PostgreSQL or CockroachDB.
@@ -187,6 +197,15 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
     },
   });
   const pool = (isolation: Isolation | "repeatable read") => isolation === "serializable" ? work : control;
+  const logger = options.logger ?? stderrLogger;
+  // What the work pool's statements no longer notify (see work_doorbell.ts).
+  const doorbell: WorkDoorbell | undefined = isCockroach ? undefined : startWorkDoorbell({
+    notify: async (table) => void await control.unsafe("SELECT pg_notify($1, $2)", [CHANGE_CHANNEL, table]),
+    minIntervalMs: DOORBELL_INTERVAL_MS,
+    onError: (error, failures) => {
+      if (failures === 1) logger.warn("change notification after the work pool's commit failed; retrying", { error });
+    },
+  });
 
   async function listenForChanges(handlers: ChangeHandlers): Promise<Listening> {
     // postgres.js calls onlisten after the first LISTEN and after each
@@ -215,9 +234,11 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
     ...(isCockroach ? {} : { listenForChanges, workChangesInHistory: true }),
     async query(text, params, isolation) {
       try {
-        return await pool(isolation).unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+        const rows = await pool(isolation).unsafe(text, params as postgres.ParameterOrJSON<never>[], {
           prepare: true,
         }) as Row[];
+        if (isolation === "serializable") doorbell?.ring(writtenTables(text));
+        return rows;
       } catch (error) {
         throw toDatabaseError(error);
       }
@@ -242,9 +263,15 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
         throw toDatabaseError(error);
       });
       let open = true;
+      // The work pool's writes, announced once the transaction commits.
+      const written = new Set<string>();
+      const noteWrites = (text: string) => {
+        if (opts.isolation === "serializable") { for (const table of writtenTables(text)) written.add(table); }
+      };
       return {
         async query(text, params) {
           try {
+            noteWrites(text);
             return await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as Row[];
           } catch (error) {
             throw toDatabaseError(error);
@@ -252,6 +279,7 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
         },
         async exec(script) {
           try {
+            noteWrites(script);
             await tx.unsafe(script);
           } catch (error) {
             throw toDatabaseError(error);
@@ -265,6 +293,7 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
           await finished.catch((error) => {
             throw toDatabaseError(error);
           });
+          doorbell?.ring(written);
         },
         async rollback() {
           if (!open) return;
@@ -276,6 +305,7 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
       };
     },
     async close() {
+      await doorbell?.close();
       await Promise.all([work.end({ timeout: 5 }), control.end({ timeout: 5 })]);
     },
   };

@@ -4,8 +4,10 @@
  * leaves them with no database change; the poll mode (CockroachDB's) does the
  * same on PostgreSQL and PGlite; a lost LISTEN connection and a PostgreSQL
  * restart lose no change; on PostgreSQL the work pool's claims and releases
- * send no NOTIFY (the feed learns of them from history), while a cancel
- * request and writers outside the BMDB still do.
+ * notify after their commit, not from their transactions (a claim shows with
+ * the history poll an hour away; one whose notification was lost shows by
+ * the poll), while a cancel request and writers outside the BMDB notify from
+ * their triggers.
  *
  * @module
  */
@@ -285,53 +287,122 @@ if (postgresOnly.length > 0) {
   const logged: string[] = [];
   const logger: Logger = { debug() {}, info: (m) => logged.push(m), warn: (m) => logged.push(m), error() {} };
 
-  bmdbTest("claims and releases of the work pool send no NOTIFY; a cancel request and other writers do", async (t) => {
-    await using cleanup = new AsyncDisposableStack();
-    const listener = postgres(t.url ?? assert.fail("no PostgreSQL URL"), { max: 1, onnotice: () => {} });
-    cleanup.defer(() => listener.end({ timeout: 1 }));
-    const received: string[] = [];
-    const arrivals = new EventTarget();
-    await listener.listen("drover_bmdb_change", (payload) => {
-      received.push(payload);
-      arrivals.dispatchEvent(new Event("payload"));
-    });
-    /** Sends `marker` (after everything before it committed) and returns what arrived before it, in order. */
-    const upTo = async (marker: string): Promise<string[]> => {
-      const arrived = new Promise<void>((resolve) => {
-        const check = () => {
-          if (!received.includes(marker)) return;
-          arrivals.removeEventListener("payload", check);
-          resolve();
-        };
-        arrivals.addEventListener("payload", check);
+  bmdbTest(
+    "the work pool notifies after its commits, not from its transactions; a cancel and others notify from triggers",
+    async (t) => {
+      await using cleanup = new AsyncDisposableStack();
+      const listener = postgres(t.url ?? assert.fail("no PostgreSQL URL"), { max: 1, onnotice: () => {} });
+      cleanup.defer(() => listener.end({ timeout: 1 }));
+      // The doorbell's payloads (a table's name alone, sent after a commit of the work pool) apart from the rest.
+      const rung = new Set<string>();
+      const received: string[] = [];
+      const arrivals = new EventTarget();
+      await listener.listen("drover_bmdb_change", (payload) => {
+        if (payload === "work_slot" || payload === "work_backoff") rung.add(payload);
+        else received.push(payload);
+        arrivals.dispatchEvent(new Event("payload"));
       });
-      await t.sql(`SELECT pg_notify('drover_bmdb_change', $1)`, [marker]);
-      await arrived;
-      const before = received.splice(0, received.indexOf(marker) + 1);
-      return before.slice(0, -1);
-    };
+      /** Waits until `done()` holds after a payload arrives; fails naming `what` after 5 s. */
+      const arrival = (what: string, done: () => boolean) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            arrivals.removeEventListener("payload", check);
+            reject(new Error(`no ${what} within 5 s; rung: ${[...rung]}, received: ${received}`));
+          }, 5_000);
+          const check = () => {
+            if (!done()) return;
+            clearTimeout(timer);
+            arrivals.removeEventListener("payload", check);
+            resolve();
+          };
+          arrivals.addEventListener("payload", check);
+          check();
+        });
+      /** Sends `marker` (after everything before it committed) and returns what arrived before it, in order. */
+      const upTo = async (marker: string): Promise<string[]> => {
+        const arrived = arrival(marker, () => received.includes(marker));
+        await t.sql(`SELECT pg_notify('drover_bmdb_change', $1)`, [marker]);
+        await arrived;
+        const before = received.splice(0, received.indexOf(marker) + 1);
+        return before.slice(0, -1);
+      };
+      const session = await openSession(t.bmdb, cleanup);
+      const [machineId] = await addMachines(session, 1);
+      assert.deepEqual(await upTo("marker:setup"), ["sessions", "machines"]); // cold tables notify as before
+      assert.deepEqual([...rung], []);
+
+      // A claim, a finish, a claim and a failure (a backoff): each writes history, none notifies from its
+      // transaction, and the driver rings for both tables once they committed.
+      const work = await session.work(AGENT_START, forAgentStart);
+      await work.finish((q) => agentStarted(q, machineId));
+      await t.sql(`DELETE FROM machine_agent_started`);
+      const again = await session.work(AGENT_START, forAgentStart);
+      await again.fail({ initialSeconds: 60, maximumSeconds: 60, exponent: 1 }, "test");
+      assert.deepEqual(await upTo("marker:work"), []);
+      await arrival("doorbell for work_slot and work_backoff", () => rung.has("work_slot") && rung.has("work_backoff"));
+      const events = await t.sql(`SELECT event FROM work_history WHERE machine_id = $1 ORDER BY history_id`, [
+        machineId,
+      ]);
+      assert.deepEqual(events.map((e) => e.event), ["Started", "Finished", "Started", "Failed"]);
+
+      // An operator's cancel request on live work writes no history: it notifies.
+      await t.sql(`DELETE FROM work_backoff`); // a writer outside the BMDB: notifies
+      assert.deepEqual(await upTo("marker:outside"), [`work_backoff:${machineId}`]);
+      rung.clear();
+      const third = await session.work(AGENT_START, forAgentStart);
+      cleanup.defer(() => third.cancel());
+      assert.deepEqual(await upTo("marker:claimed"), []);
+      await arrival("doorbell for work_slot", () => rung.has("work_slot"));
+      await t.bmdb.requestWorkCancel({ machineId, process: AGENT_START, actor: "operator" });
+      assert.deepEqual(await upTo("marker:cancel"), [`work_slot:${machineId}`]);
+    },
+    { drivers: postgresOnly },
+  );
+
+  bmdbTest("claims and finishes show in the feed with the history poll an hour away (the doorbell)", async (t) => {
+    await using cleanup = new AsyncDisposableStack();
     const session = await openSession(t.bmdb, cleanup);
-    const [machineId] = await addMachines(session, 1);
-    assert.deepEqual(await upTo("marker:setup"), ["sessions", "machines"]); // cold tables notify as before
+    const machineIds = await addMachines(session, 3);
+    const feed = await openFeed(t.bmdb, cleanup, { historyPollIntervalMs: 600_000, resyncIntervalMs: 3_600_000 });
+    // Three rounds: the re-reads that opening the feed set off may still catch the first.
+    for (const machineId of machineIds) {
+      const work = await session.work(AGENT_START, byId(machineId));
+      await until(feed.activeWork, "the claimed machine", holds(machineId), 5_000);
+      await work.finish((q) => agentStarted(q, machineId));
+      await until(feed.activeWork, "the finished machine gone", lacks(machineId), 5_000);
+    }
+  }, { drivers: postgresOnly });
 
-    // A claim, a finish, a claim and a failure (a backoff): each writes history and notifies nobody.
-    const work = await session.work(AGENT_START, forAgentStart);
-    await work.finish((q) => agentStarted(q, machineId));
-    await t.sql(`DELETE FROM machine_agent_started`);
-    const again = await session.work(AGENT_START, forAgentStart);
-    await again.fail({ initialSeconds: 60, maximumSeconds: 60, exponent: 1 }, "test");
-    assert.deepEqual(await upTo("marker:work"), []);
-    const events = await t.sql(`SELECT event FROM work_history WHERE machine_id = $1 ORDER BY history_id`, [machineId]);
-    assert.deepEqual(events.map((e) => e.event), ["Started", "Finished", "Started", "Failed"]);
-
-    // An operator's cancel request on live work writes no history: it notifies.
-    await t.sql(`DELETE FROM work_backoff`); // a writer outside the BMDB: notifies
-    assert.deepEqual(await upTo("marker:outside"), [`work_backoff:${machineId}`]);
-    const third = await session.work(AGENT_START, forAgentStart);
-    cleanup.defer(() => third.cancel());
-    assert.deepEqual(await upTo("marker:claimed"), []);
-    await t.bmdb.requestWorkCancel({ machineId, process: AGENT_START, actor: "operator" });
-    assert.deepEqual(await upTo("marker:cancel"), [`work_slot:${machineId}`]);
+  bmdbTest("claims and releases whose notification was lost with their process show by the history poll", async (t) => {
+    await using cleanup = new AsyncDisposableStack();
+    const session = await openSession(t.bmdb, cleanup);
+    const machineIds = await addMachines(session, 3);
+    const feed = await openFeed(t.bmdb, cleanup, { historyPollIntervalMs: 100, resyncIntervalMs: 3_600_000 });
+    // Written as the work pool writes (its triggers send nothing), by a process that died before ringing.
+    const pool = postgres(t.url ?? assert.fail("no PostgreSQL URL"), {
+      max: 1,
+      onnotice: () => {},
+      connection: { "drover.work_changes_in_history": "on" },
+    });
+    cleanup.defer(() => pool.end({ timeout: 1 }));
+    const process = AGENT_START, sessionId = session.sessionId;
+    // Three rounds: the re-reads that opening the feed set off may still catch the first.
+    for (const machineId of machineIds) {
+      await pool.begin(async (tx) => {
+        await tx`INSERT INTO work_slot (machine_id, process, session_id, started_at)
+          VALUES (${machineId}, ${process}, ${sessionId}, now())`;
+        await tx`INSERT INTO work_history (machine_id, process, event, session_id)
+          VALUES (${machineId}, ${process}, 'Started', ${sessionId})`;
+      });
+      await until(feed.activeWork, "the claim nobody announced", holds(machineId), 5_000);
+      await pool.begin(async (tx) => {
+        await tx`UPDATE work_slot SET session_id = NULL, started_at = NULL
+          WHERE machine_id = ${machineId} AND process = ${process}`;
+        await tx`INSERT INTO work_history (machine_id, process, event, session_id)
+          VALUES (${machineId}, ${process}, 'Finished', ${sessionId})`;
+      });
+      await until(feed.activeWork, "the release nobody announced", lacks(machineId), 5_000);
+    }
   }, { drivers: postgresOnly });
 
   bmdbTest("a change made while the LISTEN connection is down is not lost", async (t) => {
