@@ -14,7 +14,9 @@
  * names the table only (the feed re-reads a whole topic anyway).
  *
  * A ring lost with its process (it died between a commit and the NOTIFY) is
- * found by the change feed's history poll (`change_feed.ts`).
+ * found by the change feed's history poll (`change_feed.ts`). (Migration
+ * 0006's comment predates the doorbell and names that poll alone; a
+ * migration's text is fixed by its recorded checksum.)
  *
  * @module
  */
