@@ -173,7 +173,8 @@ bmdbTest("PostgreSQL has the feed's triggers; PGlite has none (its driver report
       ["sessions", "sessions_notify_delete"],
       ["sessions", "sessions_notify_insert"],
       ["work_backoff", "work_backoff_notify"],
-      ["work_slot", "work_slot_notify"],
+      ["work_slot", "work_slot_notify_insert_delete"],
+      ["work_slot", "work_slot_notify_update"],
     ]
     : [];
   assert.deepEqual(rows.map((r) => [r.t, r.tgname]), want);
