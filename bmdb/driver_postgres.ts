@@ -119,12 +119,12 @@ const types = {
 };
 
 /**
- * The work pool's connections tell the change-feed trigger that their claims
- * and releases are announced after their commit (the doorbell below) and by
- * the history rows they write, not by NOTIFY inside their transactions, whose
- * lock would put every worker's commit in a row.
- * ONCHANGE(migrations/0006_work_changes_in_history.up.sql, migrations/0008_work_triggers_when.up.sql): the
- * setting's name.
+ * The work pool's connections tell the change-feed triggers (their WHEN
+ * clauses) that their claims and releases are announced after their commit
+ * (the doorbell below) and by the history rows they write, not by NOTIFY
+ * inside their transactions, whose lock would put every worker's commit in a
+ * row.
+ * ONCHANGE(migrations/0008_work_triggers_when.up.sql): the setting's name.
  */
 const WORK_CHANGES_IN_HISTORY: Readonly<Record<string, string>> = { "drover.work_changes_in_history": "on" };
 

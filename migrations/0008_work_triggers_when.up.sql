@@ -15,11 +15,22 @@
 --
 -- WHEN may name OLD only in an UPDATE trigger, so work_slot's is split: an
 -- update that keeps the holder (an operator's cancel request, which writes no
--- history) notifies from every connection, as before. The function stays as
--- 0006 left it, so its own check still holds if a trigger is recreated without
--- the clause.
+-- history) notifies from every connection, as before. The rule now lives in
+-- the WHEN clauses alone: the function goes back to 0003's, which notifies for
+-- every row it is called for.
 --
 -- ONCHANGE(bmdb/driver_postgres.ts): the setting's name.
+
+CREATE OR REPLACE FUNCTION drover_notify_row_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM pg_notify('drover_bmdb_change', TG_TABLE_NAME || ':' || OLD.machine_id);
+    ELSE
+        PERFORM pg_notify('drover_bmdb_change', TG_TABLE_NAME || ':' || NEW.machine_id);
+    END IF;
+    RETURN NULL;
+END
+$$;
 
 DROP TRIGGER work_slot_notify ON work_slot;
 DROP TRIGGER work_backoff_notify ON work_backoff;

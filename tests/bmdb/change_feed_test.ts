@@ -180,6 +180,51 @@ bmdbTest("PostgreSQL has the feed's triggers; PGlite has none (its driver report
   assert.deepEqual(rows.map((r) => [r.t, r.tgname]), want);
 });
 
+bmdbTest(
+  "the work pool's claims, releases and backoffs call no change-feed trigger; a cancel request and others do",
+  async (t) => {
+    await using cleanup = new AsyncDisposableStack();
+    const session = await openSession(t.bmdb, cleanup);
+    const [machineId] = await addMachines(session, 1);
+    const url = t.url ?? assert.fail("no PostgreSQL URL");
+    // One connection set as the work pool's (bmdb/driver_postgres.ts), one as any other writer; both count calls of
+    // PL/pgSQL functions (track_functions), which a transaction reads back before it ends.
+    const pool = postgres(url, {
+      max: 1,
+      onnotice: () => {},
+      connection: { "drover.work_changes_in_history": "on", track_functions: "pl" },
+    });
+    const other = postgres(url, { max: 1, onnotice: () => {}, connection: { track_functions: "pl" } });
+    cleanup.defer(() => pool.end({ timeout: 1 }));
+    cleanup.defer(() => other.end({ timeout: 1 }));
+    const calls = async (tx: postgres.TransactionSql) =>
+      (await tx`SELECT pg_stat_get_xact_function_calls('drover_notify_row_change'::regproc)::int AS n`)[0].n ?? 0;
+    const where = (tx: postgres.TransactionSql) => tx`machine_id = ${machineId} AND process = ${AGENT_START}`;
+    const sessionId = session.sessionId;
+
+    const byPool = await pool.begin(async (tx) => {
+      await tx`INSERT INTO work_slot (machine_id, process, session_id, started_at)
+        VALUES (${machineId}, ${AGENT_START}, ${sessionId}, now())`;
+      await tx`UPDATE work_slot SET session_id = NULL, started_at = NULL WHERE ${where(tx)}`;
+      await tx`INSERT INTO work_backoff (machine_id, process, until, cause, last_interval_seconds)
+        VALUES (${machineId}, ${AGENT_START}, now(), 'test', 1)`;
+      await tx`DELETE FROM work_backoff WHERE ${where(tx)}`;
+      const quiet = await calls(tx);
+      await tx`UPDATE work_slot SET cancel_requested_by = 'ops' WHERE ${where(tx)}`; // keeps the holder
+      return [quiet, await calls(tx)];
+    });
+    assert.deepEqual(byPool, [0, 1], "claim, release and backoff: no call; a cancel request: one");
+
+    const byOther = await other.begin(async (tx) => {
+      await tx`UPDATE work_slot SET session_id = ${sessionId} WHERE ${where(tx)}`;
+      await tx`DELETE FROM work_slot WHERE ${where(tx)}`;
+      return await calls(tx);
+    });
+    assert.equal(byOther, 2, "another writer's update and delete: one call each");
+  },
+  { drivers: postgresOnly },
+);
+
 bmdbTest("an operator's cancel request shows on the active work", async (t) => {
   await using cleanup = new AsyncDisposableStack();
   const session = await openSession(t.bmdb, cleanup);
