@@ -45,7 +45,9 @@ export interface RenderedSql {
   params: unknown[];
 }
 
-const CAST = /^::([a-z_ ]+(?:\[\])?)/;
+// A cast's type name: lowercase words (`double precision`), maybe an array. The
+// uppercase keyword that may follow (`::uuid AND ...`) ends it.
+const CAST = /^::([a-z_]+(?: [a-z_]+)*(?:\[\])?)/;
 
 // The cast after each placeholder, per strings array. Tagged templates reuse
 // one strings array per call site, so this is computed once per site.
@@ -71,7 +73,9 @@ export function render(fragment: Sql): RenderedSql {
   const parts: string[] = [];
   const walk = (f: Sql) => {
     const { strings, values } = f;
-    const after = casts(strings);
+    // Only a fragment with bound values needs its casts (raw() and join() make
+    // a new strings array each call, which the cache would miss).
+    let after: string[] | undefined;
     for (let i = 0; i < strings.length; i++) {
       parts.push(strings[i]);
       if (i >= values.length) continue;
@@ -80,7 +84,7 @@ export function render(fragment: Sql): RenderedSql {
         walk(v);
         continue;
       }
-      const cast = after[i + 1];
+      const cast = (after ??= casts(strings))[i + 1];
       let byCast = numbers.get(v);
       if (!byCast) numbers.set(v, byCast = new Map());
       let n = byCast.get(cast);
