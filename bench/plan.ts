@@ -48,10 +48,11 @@ const USAGE = `deno task bench [--quick] [--seconds N] [--runs N] [--unit U] [--
   --seconds N  length of each measured run (default 10; 1 with --quick)
   --runs N     measured runs per configuration, reported as the median (default 3; 1 with --quick)
   --unit U     runner (default: as the control loops' runner does at each worker count:
-               finish-and-claim below ${FINISH_AND_CLAIM_BELOW} workers, claim-then-finish from ${FINISH_AND_CLAIM_BELOW} on),
-               claim-then-finish (a claim and a finish, two statements) or
-               finish-and-claim (each finish and the next claim in one statement);
-               at 10k machines the other shape is measured too, at every worker count
+               finish-and-claim below ${FINISH_AND_CLAIM_BELOW} workers, overlapped from ${FINISH_AND_CLAIM_BELOW} on),
+               finish-and-claim (each finish and the next claim in one statement),
+               overlapped (a finish, and the next claim sent while it is in flight) or
+               claim-then-finish (a claim and a finish, two statements, each awaited);
+               at 10k machines the runner's other shape is measured too, at every worker count
   --only peers the anchor, pgbench TPC-B, Drover at 10k machines and the peers (graphile-worker,
                pg-boss) alone; the report goes to bench/results/peers-only.json (or --out)
   --out PATH   JSON report (default bench/results/latest.json); the chart goes beside it
@@ -70,6 +71,7 @@ function chartPathFor(outPath: string): string {
 const UNITS: Record<string, UnitChoice> = {
   "runner": "runner",
   "finish-and-claim": "finishAndClaim",
+  "overlapped": "overlapped",
   "claim-then-finish": "claimThenFinish",
 };
 

@@ -17,34 +17,39 @@ import { percentile } from "./percentile.ts";
 
 /**
  * How a worker strings units together: `finishAndClaim` (a loop's steady
- * state: each unit's finish and the next unit's claim are one statement) or
- * `claimThenFinish` (`session.work()`, then `work.finish()`: two statements).
+ * state with few workers: each unit's finish and the next unit's claim are
+ * one statement), `overlapped` (with many: the finish and the next claim are
+ * separate statements, the claim sent while the finish is in flight) or
+ * `claimThenFinish` (`session.work()`, then `work.finish()`, each awaited).
  */
-export type UnitShape = "finishAndClaim" | "claimThenFinish";
+export type UnitShape = "finishAndClaim" | "overlapped" | "claimThenFinish";
 
 /**
- * The shape the bench's headline figures use: one of the two at every worker
- * count, or `runner`, the one the control loops' runner (loops/runner.ts)
- * uses at that count: finish-and-claim below `FINISH_AND_CLAIM_BELOW`
- * workers, claim-then-finish from there.
+ * The shape the bench's headline figures use: one of the three at every
+ * worker count, or `runner`, the one the control loops' runner
+ * (loops/runner.ts) uses at that count: finish-and-claim below
+ * `FINISH_AND_CLAIM_BELOW` workers, overlapped from there.
  */
 export type UnitChoice = UnitShape | "runner";
 
 /** The shape `choice` stands for at `workers` workers. */
 export function shapeFor(choice: UnitChoice, workers: number): UnitShape {
   if (choice !== "runner") return choice;
-  return workers < FINISH_AND_CLAIM_BELOW ? "finishAndClaim" : "claimThenFinish";
+  return workers < FINISH_AND_CLAIM_BELOW ? "finishAndClaim" : "overlapped";
 }
 
-/** The shape measured beside `unit`, for comparison. */
+/** The shape measured beside `unit`, for comparison: the runner's other one. */
 export function otherUnitOf(unit: UnitShape): UnitShape {
-  return unit === "finishAndClaim" ? "claimThenFinish" : "finishAndClaim";
+  return unit === "finishAndClaim" ? "overlapped" : "finishAndClaim";
 }
 
 /** What a unit of each shape is, for reports. */
 export const UNIT_DESCRIPTION: Record<UnitShape, string> = {
   claimThenFinish: "a claim (getMachinesForAgentStart, limit 1, returned unawaited: one statement) and a finish " +
-    "that sets the agent-started tag (one statement).",
+    "that sets the agent-started tag (one statement), each awaited before the next.",
+  overlapped: "the same claim and finish as separate statements, the next claim sent while the finish is in " +
+    "flight (one finish in flight per worker, awaited before the next finish), as the runner does with many " +
+    "workers; concurrent claims and concurrent commits share statements.",
   finishAndClaim: "a finish that sets the agent-started tag and the claim of the next machine, sent by " +
     "work.finishAndClaim() as one statement (a loop's steady state; while one such statement is in flight, the " +
     "finish and the claim join the other commits and claims instead). Its claim and finish times are the call's.",
@@ -53,6 +58,7 @@ export const UNIT_DESCRIPTION: Record<UnitShape, string> = {
 /** A shape's name in report tables. */
 export const SHAPE_LABEL: Record<UnitShape, string> = {
   finishAndClaim: "finish+claim",
+  overlapped: "finish || claim",
   claimThenFinish: "claim, finish",
 };
 
@@ -60,8 +66,8 @@ export const SHAPE_LABEL: Record<UnitShape, string> = {
 export function describeUnitChoice(choice: UnitChoice): string {
   if (choice !== "runner") return `${choice}: ${UNIT_DESCRIPTION[choice]}`;
   return `as the control loops' runner strings them: finishAndClaim below ${FINISH_AND_CLAIM_BELOW} workers, ` +
-    `claimThenFinish from ${FINISH_AND_CLAIM_BELOW} on. finishAndClaim: ${UNIT_DESCRIPTION.finishAndClaim} ` +
-    `claimThenFinish: ${UNIT_DESCRIPTION.claimThenFinish}`;
+    `overlapped from ${FINISH_AND_CLAIM_BELOW} on. finishAndClaim: ${UNIT_DESCRIPTION.finishAndClaim} ` +
+    `overlapped: ${UNIT_DESCRIPTION.overlapped}`;
 }
 
 /** What the workers did in one timed stretch. */
@@ -169,6 +175,35 @@ async function finishAndClaimLoop(session: Session, until: Until, tally: WorkerT
 }
 
 /**
+ * One worker as the runner strings units with many workers: the finish goes
+ * out, the next claim is sent while it is in flight, and the finish is
+ * awaited before the next one. A unit counts when its finish lands.
+ */
+async function overlappedLoop(session: Session, until: Until, tally: WorkerTally): Promise<void> {
+  let work: Work<unknown> | undefined;
+  let finishing: Promise<void> = Promise.resolve();
+  try {
+    while (going(until)) {
+      const claimStarted = performance.now();
+      work = await claim(session, tally);
+      if (!work) continue;
+      const claimed = performance.now();
+      await finishing;
+      const current: Work<unknown> = work;
+      work = undefined;
+      const finishStarted = performance.now();
+      finishing = current.finish((q) => agentStarted(q, current.machineId)).then(() => {
+        const finished = performance.now();
+        record(tally, until, claimed - claimStarted, finished - finishStarted, finished);
+      });
+    }
+  } finally {
+    await finishing;
+    await work?.cancel();
+  }
+}
+
+/**
  * Runs one loop per session for `seconds` (or until `signal` aborts), all at
  * once, and measures them. Every work is finished when this returns (none is
  * left held).
@@ -190,7 +225,9 @@ export async function runWorkload(
   const retriesBefore = bmdb.counters.transactionRetries;
   const started = performance.now();
   const until: Until = { deadline: started + seconds * 1000, signal };
-  const loop = unit === "finishAndClaim" ? finishAndClaimLoop : claimThenFinishLoop;
+  const loop = { finishAndClaim: finishAndClaimLoop, overlapped: overlappedLoop, claimThenFinish: claimThenFinishLoop }[
+    unit
+  ];
   await Promise.all(sessions.map((s, i) => loop(s, until, tallies[i])));
   seconds = Math.min(seconds, (performance.now() - started) / 1000);
   const retries = bmdb.counters.transactionRetries - retriesBefore;

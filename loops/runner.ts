@@ -16,8 +16,12 @@
  * of, and the session releases it itself before its next claim (BMDB).
  *
  * With few workers, a finish and the next claim go as one statement
- * (`Work.finishAndClaim`): 1.5-1.7x the units/s at one worker, measured; at
- * 16 workers separate statements batch better, so it is off there.
+ * (`Work.finishAndClaim`): 1.5-1.7x the units/s at one worker, measured.
+ * With many, a worker's finish goes out as its own statement and the worker
+ * claims its next machine while that finish is in flight (at most one
+ * finish in flight per worker, awaited before the next machine is
+ * processed): separate statements batch across workers, and the overlap
+ * keeps a claim batch and a commit batch running at once.
  *
  * @module
  */
@@ -62,16 +66,16 @@ export interface ControlLoop<M extends { machineId: string }> {
 /**
  * Below this many workers, a worker finishes its machine and claims the next
  * in one statement (`Work.finishAndClaim`); from it on, claims and finishes
- * go as separate statements, which the BMDB's batchers share across workers.
- * Measured on 2 cores at 10,000 machines (units/s, claim then finish against
- * finish-and-claim): 1,041 / 1,665 at 1 worker, 1,225 / 1,801 at 2, 3,411 /
- * 2,561 at 16. Around the crossing, interleaved A/B runs of 5 s (2026-12-04,
- * up to 8 finish-and-claim statements in flight: bmdb/commit_and_claim.ts):
- * at 4 workers 1,458 and 1,626 / 2,169 and 2,147, at 6 1,983 and 1,988 /
- * 2,048 and 2,159, at 8 2,314 and 2,397 / 2,169 and 2,128, at 16 3,065 and
- * 3,156 / 2,051 and 1,897.
+ * go as separate statements, which the BMDB's batchers share across workers,
+ * and each worker's next claim overlaps its finish. Measured on 2 cores at
+ * 10,000 machines, units/s, medians of 5-6 interleaved 3 s runs (2026-12-06,
+ * bench/README.md): finish-and-claim / overlapped / claim then finish
+ * (awaited) at 4 workers 2,716 / 1,843 / -, at 8 3,242 / 2,838 / 2,180, at
+ * 9 2,973 / 3,099 / -, at 10 2,979 / 3,237 / -, at 12 2,965 / 3,517 /
+ * 3,210, at 16 2,988 / 3,999 / 3,418. (The threshold was 7 until then, from
+ * runs of 2026-12-04, before migrations 0006-0008.)
  */
-export const FINISH_AND_CLAIM_BELOW = 7;
+export const FINISH_AND_CLAIM_BELOW = 10;
 
 export interface LoopRunnerOptions {
   /** Workers, each with its own session. @default 1 */
@@ -159,6 +163,13 @@ export class LoopRunner<M extends { machineId: string }> {
     const label = { loop: this.#loop.name };
     let session: Session | undefined;
     let next: Work<M> | undefined;
+    // The previous machine's finish, in flight while the next is claimed: resolves with its error, never rejects.
+    let finishing: Promise<unknown> | undefined;
+    const settleFinish = async () => {
+      const failure = await finishing;
+      finishing = undefined;
+      return failure;
+    };
     let idleWaitMs = this.#options.idleWaitMs;
     try {
       while (!signal.aborted) {
@@ -169,6 +180,11 @@ export class LoopRunner<M extends { machineId: string }> {
           });
           const work = next ?? await this.#claim(session, signal);
           next = undefined;
+          const failure = await settleFinish();
+          if (failure !== undefined) {
+            if (typeof work !== "string") next = work; // claimed meanwhile: processed after the pause
+            throw failure;
+          }
           if (work === "idle") {
             this.#metrics.idlePolls.inc(label);
             await sleep(idleWaitMs, undefined, { signal }).catch(() => {});
@@ -177,7 +193,7 @@ export class LoopRunner<M extends { machineId: string }> {
           }
           idleWaitMs = this.#options.idleWaitMs;
           if (work === "conflict") continue;
-          next = await this.#process(work, signal);
+          ({ next, finishing } = await this.#process(work, signal));
         } catch (error) {
           if (signal.aborted) break;
           if (error instanceof SessionExpiredError) {
@@ -186,6 +202,7 @@ export class LoopRunner<M extends { machineId: string }> {
               sessionId: session?.sessionId,
             });
             next = undefined;
+            await settleFinish();
             await session?.close();
             session = undefined;
             continue;
@@ -196,6 +213,10 @@ export class LoopRunner<M extends { machineId: string }> {
         }
       }
     } finally {
+      const failure = await settleFinish(); // a shutdown must not strand done side effects
+      if (failure !== undefined) {
+        this.#logger.error("finish failed", { loop: this.#loop.name, error: describe(failure) });
+      }
       await next?.cancel();
       await session?.close(); // releases any work still held as Canceled
     }
@@ -218,8 +239,16 @@ export class LoopRunner<M extends { machineId: string }> {
     }
   }
 
-  /** Side effects and commit; resolves with the next work when the commit claimed one. */
-  async #process(work: Work<M>, signal: AbortSignal): Promise<Work<M> | undefined> {
+  /**
+   * Side effects and commit. Resolves with the next work when the commit
+   * claimed one, or with the commit still in flight (`finishing`, which
+   * resolves with the error to report, if any) when the worker may claim
+   * meanwhile.
+   */
+  async #process(
+    work: Work<M>,
+    signal: AbortSignal,
+  ): Promise<{ next?: Work<M>; finishing?: Promise<unknown> }> {
     const loop = this.#loop;
     const fields = { loop: loop.name, machineId: work.machineId, process: loop.process };
     const machine = work.machine;
@@ -246,34 +275,55 @@ export class LoopRunner<M extends { machineId: string }> {
         this.#metrics.failures.inc({ loop: loop.name });
         this.#logger.warn("work failed", { ...fields, cause });
       }
-      return undefined;
+      return {};
     } finally {
       stopTimer();
     }
+    // The commit never waits for a token (a shutdown must not strand done
+    // side effects); the next claim rides along only when one is at hand.
+    const together = this.#options.parallelism < this.#options.finishAndClaimBelow;
+    if (!together) {
+      return { finishing: work.finish(commit).then(() => this.#countFinish(), (e) => this.#finishFailed(work, e)) };
+    }
     try {
-      // The commit never waits for a token (a shutdown must not strand done
-      // side effects); the next claim rides along only when one is at hand.
-      if (this.#options.parallelism < this.#options.finishAndClaimBelow && !signal.aborted && this.#limiter.tryTake()) {
+      if (!signal.aborted && this.#limiter.tryTake()) {
         const next = await work.finishAndClaim(commit, (q) => loop.retrieve(q));
-        this.#metrics.finishes.inc({ loop: loop.name });
+        this.#countFinish();
         if (next) this.#metrics.claims.inc({ loop: loop.name });
-        return next;
+        return { next };
       }
       await work.finish(commit);
-      this.#metrics.finishes.inc({ loop: loop.name });
-      return undefined;
+      this.#countFinish();
+      return {};
     } catch (error) {
-      if (error instanceof WorkCanceledError) {
-        this.#logger.info("work canceled by an operator before it could finish", { ...fields, actor: error.actor });
-        return undefined;
-      }
       if (error instanceof WorkConflictError) {
         // The finish committed; the claim that rode along lost its machine.
-        this.#metrics.finishes.inc({ loop: loop.name });
+        this.#countFinish();
         this.#metrics.conflicts.inc({ loop: loop.name });
-        return undefined;
+        return {};
       }
-      throw error;
+      const failure = this.#finishFailed(work, error);
+      if (failure !== undefined) throw failure;
+      return {};
     }
+  }
+
+  #countFinish(): undefined {
+    this.#metrics.finishes.inc({ loop: this.#loop.name });
+    return undefined;
+  }
+
+  /** A commit that failed: undefined when an operator's cancel explains it, else the error to report. */
+  #finishFailed(work: Work<M>, error: unknown): unknown {
+    if (error instanceof WorkCanceledError) {
+      this.#logger.info("work canceled by an operator before it could finish", {
+        loop: this.#loop.name,
+        machineId: work.machineId,
+        process: this.#loop.process,
+        actor: error.actor,
+      });
+      return undefined;
+    }
+    return error;
   }
 }

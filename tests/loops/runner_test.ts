@@ -11,7 +11,8 @@ import { Registry } from "prom-client";
 import { type Bmdb, type MachineProvided, Process, WorkCanceledError } from "../../bmdb/mod.ts";
 import { type ControlLoop, loopMetrics, LoopRunner, TokenBucket } from "../../loops/mod.ts";
 import { bmdbTest, countRows } from "../harness/bmdb.ts";
-import { FaultyDriver, isClaim } from "../harness/faulty_driver.ts";
+import { FaultyDriver, isClaim, isFinish } from "../harness/faulty_driver.ts";
+import type { Driver } from "../../bmdb/driver.ts";
 import { addMachines, agentStarted, forAgentStart } from "../harness/fleet.ts";
 import { aborted, waitFor, within } from "../harness/wait.ts";
 import { quietLogger } from "../harness/quiet_logger.ts";
@@ -41,7 +42,14 @@ interface Running {
 function start(
   bmdb: Bmdb,
   loop: ControlLoop<MachineProvided>,
-  options: { parallelism?: number; limiter?: TokenBucket; idleWaitMs?: number; maxIdleWaitMs?: number } = {},
+  options: {
+    parallelism?: number;
+    limiter?: TokenBucket;
+    idleWaitMs?: number;
+    maxIdleWaitMs?: number;
+    finishAndClaimBelow?: number;
+    errorPauseMs?: number;
+  } = {},
 ): Running {
   const registry = new Registry();
   const runner = new LoopRunner(bmdb, loop, {
@@ -49,6 +57,8 @@ function start(
     limiter: options.limiter ?? new TokenBucket({ intervalMs: 1, burst: 100 }),
     idleWaitMs: options.idleWaitMs ?? 50,
     maxIdleWaitMs: options.maxIdleWaitMs,
+    finishAndClaimBelow: options.finishAndClaimBelow,
+    errorPauseMs: options.errorPauseMs,
     sessionIntervalSeconds: 1,
     metrics: loopMetrics(registry),
     logger: quietLogger,
@@ -70,7 +80,8 @@ async function counter(registry: Registry, name: string): Promise<number> {
   return metric?.values.reduce((n, v) => n + v.value, 0) ?? 0;
 }
 
-for (const parallelism of [1, 3]) {
+// 12 workers: from FINISH_AND_CLAIM_BELOW on, each worker claims its next machine while its finish is in flight.
+for (const parallelism of [1, 3, 12]) {
   bmdbTest(
     `${parallelism} worker(s) process each of 12 machines exactly once, then close their sessions`,
     async (t) => {
@@ -173,6 +184,129 @@ bmdbTest(
     assert.equal(new Set(history.map((h) => h.sessionId)).size, 1, "one session throughout");
   },
   { wrapDriver: (inner) => (faulty = new FaultyDriver(inner)).driver },
+);
+
+/** A driver that holds each finish statement's reply until the test lets it go, and records statements' order. */
+class FinishGate {
+  readonly log: string[] = [];
+  #open = Promise.withResolvers<void>();
+  readonly driver: (inner: Driver) => Driver = (inner) => ({
+    kind: inner.kind,
+    dialect: inner.dialect,
+    target: inner.target,
+    begin: (options) => inner.begin(options),
+    listenForChanges: inner.listenForChanges?.bind(inner),
+    close: () => inner.close(),
+    query: async (text, params, isolation) => {
+      const kind = isFinish(text) ? "finish" : isClaim(text) ? "claim" : undefined;
+      if (kind) this.log.push(`${kind} sent`);
+      const rows = await inner.query(text, params, isolation);
+      if (kind === "finish") await this.#open.promise;
+      if (kind) this.log.push(`${kind} done`);
+      return rows;
+    },
+  });
+  open(): void {
+    this.#open.resolve();
+  }
+}
+
+let gate: FinishGate;
+
+bmdbTest(
+  "overlapped: the next claim goes out while the finish is in flight, and the next machine waits for that finish",
+  async (t) => {
+    const setup = await t.bmdb.startSession();
+    await addMachines(setup, 2);
+    await setup.close();
+    const running = start(
+      t.bmdb,
+      agentStartLoop(() => {
+        gate.log.push("process");
+        return Promise.resolve();
+      }),
+      { finishAndClaimBelow: 1 },
+    );
+    try {
+      // The second machine claimed (a claim may take two statements) while the first finish's reply is held.
+      await waitFor(async () => await countRows(t, "SELECT count(*) FROM work_history WHERE event = 'Started'") === 2, {
+        what: "the second machine claimed",
+      });
+      const finishSent = gate.log.indexOf("finish sent");
+      assert.ok(finishSent > 0 && gate.log.indexOf("claim sent", finishSent) > finishSent, gate.log.join(", "));
+      assert.ok(!gate.log.includes("finish done"), gate.log.join(", "));
+      assert.equal(gate.log.filter((e) => e === "process").length, 1, "the second machine waits for the finish");
+      gate.open();
+      await waitFor(async () => await countRows(t, "SELECT count(*) FROM machine_agent_started") === 2, {
+        what: "both machines finished",
+      });
+      assert.ok(gate.log.indexOf("finish done") < gate.log.lastIndexOf("process"), gate.log.join(", "));
+    } finally {
+      gate.open();
+      await running.stop();
+    }
+    assert.equal(await counter(running.registry, "drover_loop_finishes_total"), 2);
+    assert.equal(await countRows(t, "SELECT count(*) FROM work_history WHERE event = 'Finished'"), 2);
+  },
+  { wrapDriver: (inner) => (gate = new FinishGate()).driver(inner) },
+);
+
+bmdbTest(
+  "overlapped: a finish whose reply was lost is counted as an error, and the machine claimed meanwhile is still processed",
+  async (t) => {
+    const setup = await t.bmdb.startSession();
+    await addMachines(setup, 3);
+    await setup.close();
+    faulty.fail(isFinish, "after running");
+    const seen: string[] = [];
+    const running = start(
+      t.bmdb,
+      agentStartLoop((machine) => {
+        seen.push(machine.machineId);
+        return Promise.resolve();
+      }),
+      { finishAndClaimBelow: 1, errorPauseMs: 20 },
+    );
+    try {
+      await waitFor(async () => await countRows(t, "SELECT count(*) FROM machine_agent_started") === 3, {
+        what: "all three machines finished",
+      });
+    } finally {
+      await running.stop();
+    }
+    assert.equal(new Set(seen).size, 3, `each machine processed once: ${seen.join(", ")}`);
+    assert.equal(seen.length, 3, `each machine processed once: ${seen.join(", ")}`);
+    assert.equal(await counter(running.registry, "drover_loop_errors_total"), 1);
+    assert.equal(await countRows(t, "SELECT count(*) FROM work_history WHERE event = 'Finished'"), 3);
+    assert.equal(await countRows(t, "SELECT count(*) FROM work"), 0, "no active work left");
+    assert.equal(await countRows(t, "SELECT count(*) FROM sessions"), 0);
+  },
+  { wrapDriver: (inner) => (faulty = new FaultyDriver(inner)).driver },
+);
+
+bmdbTest(
+  "overlapped: shutdown waits for the finish in flight before closing the session",
+  async (t) => {
+    const setup = await t.bmdb.startSession();
+    await addMachines(setup, 1);
+    await setup.close();
+    // One token: the next claim waits for the limiter, where shutdown finds the worker while its finish is held.
+    const limiter = new TokenBucket({ intervalMs: 60_000, burst: 1 });
+    const running = start(t.bmdb, agentStartLoop(() => Promise.resolve()), { finishAndClaimBelow: 1, limiter });
+    await waitFor(() => gate.log.includes("finish sent"), { what: "the finish sent" });
+    const stopped = running.stop();
+    // Nothing to await here: the point is what does not happen (the worker closing its session, which would
+    // release the machine as Canceled) while the finish is held.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(await countRows(t, "SELECT count(*) FROM sessions"), 1);
+    gate.open();
+    await stopped;
+    const history = await countRows(t, "SELECT count(*) FROM work_history WHERE event = 'Finished'");
+    assert.equal(history, 1, "the finish landed, not a Canceled release");
+    assert.equal(await countRows(t, "SELECT count(*) FROM work_history WHERE event = 'Canceled'"), 0);
+    assert.equal(await countRows(t, "SELECT count(*) FROM sessions"), 0);
+  },
+  { wrapDriver: (inner) => (gate = new FinishGate()).driver(inner) },
 );
 
 bmdbTest("a processing error fails the work with the loop's backoff and a cause that says what failed", async (t) => {
