@@ -52,8 +52,11 @@ export async function measureWorkersProcess(o: WorkersProcessOptions): Promise<W
   // (its own /proc entry needs --allow-all, which the start task does not give).
   let lifetimePeakRssBytes = NaN;
   const readPeak = () => {
+    // NaN once it has exited (a zombie's status has no VmHWM): keep the last reading then.
     const bytes = processPeakRssBytes(child.child.pid);
-    if (!(bytes <= lifetimePeakRssBytes)) lifetimePeakRssBytes = bytes; // NaN compares false either way
+    if (!Number.isNaN(bytes)) {
+      lifetimePeakRssBytes = Number.isNaN(lifetimePeakRssBytes) ? bytes : Math.max(lifetimePeakRssBytes, bytes);
+    }
   };
   const peakTimer = setInterval(readPeak, 100);
   try {

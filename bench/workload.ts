@@ -58,7 +58,7 @@ export const UNIT_DESCRIPTION: Record<UnitShape, string> = {
 /** A shape's name in report tables. */
 export const SHAPE_LABEL: Record<UnitShape, string> = {
   finishAndClaim: "finish+claim",
-  overlapped: "finish || claim",
+  overlapped: "overlapped",
   claimThenFinish: "claim, finish",
 };
 
