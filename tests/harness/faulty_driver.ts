@@ -2,7 +2,8 @@
  * A driver between a Bmdb and its real one that fails the statements it is
  * told to, as a lost connection would: a statement runs and its reply is
  * replaced by an error without a SQLSTATE, or it fails before it is sent. It
- * records what it sent.
+ * can also hold a statement's reply until the test lets it go, and it records
+ * what it sent and which replies it returned.
  *
  * ```ts
  * let faulty: FaultyDriver;
@@ -21,10 +22,13 @@ export interface Fault {
   code: string;
 }
 
-/** A driver that fails the statements it is told to, and records what it sent. */
+/** A driver that fails or holds the statements it is told to, and records what it sent and answered. */
 export class FaultyDriver {
   readonly sent: string[] = [];
+  /** Statements whose reply reached the BMDB, in that order. */
+  readonly answered: string[] = [];
   readonly #faults: Fault[] = [];
+  readonly #holds: { matches: (text: string) => boolean; released: Promise<void> }[] = [];
   readonly driver: Driver;
 
   constructor(inner: Driver) {
@@ -47,6 +51,9 @@ export class FaultyDriver {
           this.#faults.splice(i, 1);
           throw new DatabaseError(`injected: ${fault.code}`, fault.code);
         }
+        const h = this.#holds.findIndex((hold) => hold.matches(text));
+        if (h >= 0) await this.#holds.splice(h, 1)[0].released;
+        this.answered.push(text);
         return rows;
       },
       begin: (options) => inner.begin(options),
@@ -58,6 +65,16 @@ export class FaultyDriver {
   /** The next statement that `matches` fails with `code` (a connection error unless told otherwise). */
   fail(matches: (text: string) => boolean, when: Fault["when"], code = "CONNECTION_CLOSED"): void {
     this.#faults.push({ matches, when, code });
+  }
+
+  /**
+   * The next statement that `matches` runs, and its reply waits until the
+   * returned function is called (a reply slow to come back).
+   */
+  hold(matches: (text: string) => boolean): () => void {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#holds.push({ matches, released: promise });
+    return () => resolve();
   }
 }
 

@@ -12,7 +12,6 @@ import { type Bmdb, type MachineProvided, Process, WorkCanceledError } from "../
 import { type ControlLoop, loopMetrics, LoopRunner, TokenBucket } from "../../loops/mod.ts";
 import { bmdbTest, countRows } from "../harness/bmdb.ts";
 import { FaultyDriver, isClaim, isFinish } from "../harness/faulty_driver.ts";
-import type { Driver } from "../../bmdb/driver.ts";
 import { addMachines, agentStarted, forAgentStart } from "../harness/fleet.ts";
 import { aborted, waitFor, within } from "../harness/wait.ts";
 import { quietLogger } from "../harness/quiet_logger.ts";
@@ -75,6 +74,16 @@ function start(
   };
 }
 
+/** Adds `n` provided machines (through a session of their own, closed after). */
+async function seedMachines(bmdb: Bmdb, n: number): Promise<string[]> {
+  const setup = await bmdb.startSession();
+  try {
+    return await addMachines(setup, n);
+  } finally {
+    await setup.close();
+  }
+}
+
 async function counter(registry: Registry, name: string): Promise<number> {
   const metric = await registry.getSingleMetric(name)?.get();
   return metric?.values.reduce((n, v) => n + v.value, 0) ?? 0;
@@ -85,9 +94,7 @@ for (const parallelism of [1, 3, 12]) {
   bmdbTest(
     `${parallelism} worker(s) process each of 12 machines exactly once, then close their sessions`,
     async (t) => {
-      const setup = await t.bmdb.startSession();
-      const ids = await addMachines(setup, 12);
-      await setup.close();
+      const ids = await seedMachines(t.bmdb, 12);
       const seen = new Map<string, number>();
       const running = start(
         t.bmdb,
@@ -140,9 +147,7 @@ bmdbTest(
       assert.ok(gaps[5] < 800 * 3, `gap 6 was ${Math.round(gaps[5])} ms: the wait grew past its maximum`);
 
       // Work appears: it is claimed at the next poll, and the wait after it starts again from 50 ms.
-      const setup = await t.bmdb.startSession();
-      await addMachines(setup, 1);
-      await setup.close();
+      await seedMachines(t.bmdb, 1);
       await processed.promise;
       const afterWork = claims.length;
       await waitFor(() => claims.length >= afterWork + 2, {
@@ -163,9 +168,7 @@ let faulty: FaultyDriver;
 bmdbTest(
   "a claim whose reply was lost does not strand its machine: the worker's session releases it and goes on",
   async (t) => {
-    const setup = await t.bmdb.startSession();
-    const [machineId] = await addMachines(setup, 1);
-    await setup.close();
+    const [machineId] = await seedMachines(t.bmdb, 1);
     faulty.fail(isClaim, "after running");
     const running = start(t.bmdb, agentStartLoop(() => Promise.resolve()));
     try {
@@ -186,43 +189,17 @@ bmdbTest(
   { wrapDriver: (inner) => (faulty = new FaultyDriver(inner)).driver },
 );
 
-/** A driver that holds each finish statement's reply until the test lets it go, and records statements' order. */
-class FinishGate {
-  readonly log: string[] = [];
-  #open = Promise.withResolvers<void>();
-  readonly driver: (inner: Driver) => Driver = (inner) => ({
-    kind: inner.kind,
-    dialect: inner.dialect,
-    target: inner.target,
-    begin: (options) => inner.begin(options),
-    listenForChanges: inner.listenForChanges?.bind(inner),
-    close: () => inner.close(),
-    query: async (text, params, isolation) => {
-      const kind = isFinish(text) ? "finish" : isClaim(text) ? "claim" : undefined;
-      if (kind) this.log.push(`${kind} sent`);
-      const rows = await inner.query(text, params, isolation);
-      if (kind === "finish") await this.#open.promise;
-      if (kind) this.log.push(`${kind} done`);
-      return rows;
-    },
-  });
-  open(): void {
-    this.#open.resolve();
-  }
-}
-
-let gate: FinishGate;
-
 bmdbTest(
   "overlapped: the next claim goes out while the finish is in flight, and the next machine waits for that finish",
   async (t) => {
-    const setup = await t.bmdb.startSession();
-    await addMachines(setup, 2);
-    await setup.close();
+    await seedMachines(t.bmdb, 2);
+    const release = faulty.hold(isFinish);
+    // For each machine processed: how many finishes had been answered by then.
+    const finishesAnsweredAtProcess: number[] = [];
     const running = start(
       t.bmdb,
       agentStartLoop(() => {
-        gate.log.push("process");
+        finishesAnsweredAtProcess.push(faulty.answered.filter(isFinish).length);
         return Promise.resolve();
       }),
       { finishAndClaimBelow: 1 },
@@ -232,31 +209,30 @@ bmdbTest(
       await waitFor(async () => await countRows(t, "SELECT count(*) FROM work_history WHERE event = 'Started'") === 2, {
         what: "the second machine claimed",
       });
-      const finishSent = gate.log.indexOf("finish sent");
-      assert.ok(finishSent > 0 && gate.log.indexOf("claim sent", finishSent) > finishSent, gate.log.join(", "));
-      assert.ok(!gate.log.includes("finish done"), gate.log.join(", "));
-      assert.equal(gate.log.filter((e) => e === "process").length, 1, "the second machine waits for the finish");
-      gate.open();
+      const finishSent = faulty.sent.findIndex(isFinish);
+      const sent = faulty.sent.map((text) => isFinish(text) ? "finish" : isClaim(text) ? "claim" : "other");
+      assert.ok(finishSent > 0 && faulty.sent.slice(finishSent + 1).some(isClaim), sent.join(", "));
+      assert.ok(!faulty.answered.some(isFinish), "the finish's reply is held");
+      assert.equal(finishesAnsweredAtProcess.length, 1, "the second machine waits for the finish");
+      release();
       await waitFor(async () => await countRows(t, "SELECT count(*) FROM machine_agent_started") === 2, {
         what: "both machines finished",
       });
-      assert.ok(gate.log.indexOf("finish done") < gate.log.lastIndexOf("process"), gate.log.join(", "));
+      assert.deepEqual(finishesAnsweredAtProcess, [0, 1], "the second machine processed after the finish's reply");
     } finally {
-      gate.open();
+      release();
       await running.stop();
     }
     assert.equal(await counter(running.registry, "drover_loop_finishes_total"), 2);
     assert.equal(await countRows(t, "SELECT count(*) FROM work_history WHERE event = 'Finished'"), 2);
   },
-  { wrapDriver: (inner) => (gate = new FinishGate()).driver(inner) },
+  { wrapDriver: (inner) => (faulty = new FaultyDriver(inner)).driver },
 );
 
 bmdbTest(
   "overlapped: a finish whose reply was lost is counted as an error, and the machine claimed meanwhile is still processed",
   async (t) => {
-    const setup = await t.bmdb.startSession();
-    await addMachines(setup, 3);
-    await setup.close();
+    await seedMachines(t.bmdb, 3);
     faulty.fail(isFinish, "after running");
     const seen: string[] = [];
     const running = start(
@@ -287,32 +263,29 @@ bmdbTest(
 bmdbTest(
   "overlapped: shutdown waits for the finish in flight before closing the session",
   async (t) => {
-    const setup = await t.bmdb.startSession();
-    await addMachines(setup, 1);
-    await setup.close();
+    await seedMachines(t.bmdb, 1);
+    const release = faulty.hold(isFinish);
     // One token: the next claim waits for the limiter, where shutdown finds the worker while its finish is held.
     const limiter = new TokenBucket({ intervalMs: 60_000, burst: 1 });
     const running = start(t.bmdb, agentStartLoop(() => Promise.resolve()), { finishAndClaimBelow: 1, limiter });
-    await waitFor(() => gate.log.includes("finish sent"), { what: "the finish sent" });
+    await waitFor(() => faulty.sent.some(isFinish), { what: "the finish sent" });
     const stopped = running.stop();
     // Nothing to await here: the point is what does not happen (the worker closing its session, which would
     // release the machine as Canceled) while the finish is held.
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(await countRows(t, "SELECT count(*) FROM sessions"), 1);
-    gate.open();
+    release();
     await stopped;
     const history = await countRows(t, "SELECT count(*) FROM work_history WHERE event = 'Finished'");
     assert.equal(history, 1, "the finish landed, not a Canceled release");
     assert.equal(await countRows(t, "SELECT count(*) FROM work_history WHERE event = 'Canceled'"), 0);
     assert.equal(await countRows(t, "SELECT count(*) FROM sessions"), 0);
   },
-  { wrapDriver: (inner) => (gate = new FinishGate()).driver(inner) },
+  { wrapDriver: (inner) => (faulty = new FaultyDriver(inner)).driver },
 );
 
 bmdbTest("a processing error fails the work with the loop's backoff and a cause that says what failed", async (t) => {
-  const setup = await t.bmdb.startSession();
-  const [machineId] = await addMachines(setup, 1);
-  await setup.close();
+  const [machineId] = await seedMachines(t.bmdb, 1);
   let attempts = 0;
   const failed = Promise.withResolvers<void>();
   const running = start(
@@ -347,9 +320,7 @@ bmdbTest("a processing error fails the work with the loop's backoff and a cause 
 bmdbTest(
   "an operator's cancel aborts processing and releases the machine as Canceled, without a backoff",
   async (t) => {
-    const setup = await t.bmdb.startSession();
-    const [machineId] = await addMachines(setup, 1);
-    await setup.close();
+    const [machineId] = await seedMachines(t.bmdb, 1);
     const processing = Promise.withResolvers<AbortSignal>();
     let calls = 0;
     const running = start(
@@ -384,9 +355,7 @@ bmdbTest(
 );
 
 bmdbTest("shutdown aborts processing, releases held work as Canceled and closes every session", async (t) => {
-  const setup = await t.bmdb.startSession();
-  await addMachines(setup, 3);
-  await setup.close();
+  await seedMachines(t.bmdb, 3);
   const started: AbortSignal[] = [];
   const allStarted = Promise.withResolvers<void>();
   const running = start(
@@ -410,9 +379,7 @@ bmdbTest("shutdown aborts processing, releases held work as Canceled and closes 
 });
 
 bmdbTest("claims wait on the shared limiter: 6 claims at one per 100 ms take at least 500 ms", async (t) => {
-  const setup = await t.bmdb.startSession();
-  await addMachines(setup, 6);
-  await setup.close();
+  await seedMachines(t.bmdb, 6);
   const at: number[] = [];
   // The bucket starts with its one token: the sixth accrues 500 ms after it is made.
   const limiter = new TokenBucket({ intervalMs: 100, burst: 1 });
