@@ -54,9 +54,7 @@ export async function measureWorkersProcess(o: WorkersProcessOptions): Promise<W
   const readPeak = () => {
     // NaN once it has exited (a zombie's status has no VmHWM): keep the last reading then.
     const bytes = processPeakRssBytes(child.child.pid);
-    if (!Number.isNaN(bytes)) {
-      lifetimePeakRssBytes = Number.isNaN(lifetimePeakRssBytes) ? bytes : Math.max(lifetimePeakRssBytes, bytes);
-    }
+    if (!Number.isNaN(bytes)) lifetimePeakRssBytes = bytes;
   };
   const peakTimer = setInterval(readPeak, 100);
   try {
