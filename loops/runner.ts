@@ -308,9 +308,8 @@ export class LoopRunner<M extends { machineId: string }> {
     }
   }
 
-  #countFinish(): undefined {
+  #countFinish(): void {
     this.#metrics.finishes.inc({ loop: this.#loop.name });
-    return undefined;
   }
 
   /** A commit that failed: undefined when an operator's cancel explains it, else the error to report. */
