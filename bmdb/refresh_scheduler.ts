@@ -99,15 +99,27 @@ export class RefreshScheduler<T extends string> {
     }
   }
 
-  /** Stops: cancels waiting refreshes and waits for running ones. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Stops: cancels waiting refreshes and waits for running ones. With
+   * `flush`, a topic still marked gets one last refresh now instead (no
+   * retry if it fails). Idempotent.
+   */
+  async close(options: { flush?: boolean } = {}): Promise<void> {
     this.#closed = true;
-    const running: Promise<void>[] = [];
-    for (const state of this.#topics.values()) {
+    const settling: Promise<void>[] = [];
+    for (const [topic, state] of this.#topics) {
       clearTimeout(state.timer);
       state.timer = undefined;
-      if (state.running) running.push(state.running);
+      settling.push(this.#settle(topic, state, options.flush ?? false));
     }
-    await Promise.all(running);
+    await Promise.all(settling);
+  }
+
+  async #settle(topic: T, state: TopicState, flush: boolean): Promise<void> {
+    await state.running;
+    if (flush && state.dirty && !state.running) {
+      state.running = this.#run(topic, state);
+      await state.running;
+    }
   }
 }

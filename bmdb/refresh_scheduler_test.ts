@@ -91,3 +91,19 @@ Deno.test("RefreshScheduler.close() waits for a running refresh and starts no mo
   scheduler.mark("work");
   assert.equal(started.length, 1);
 });
+
+Deno.test("RefreshScheduler.close({ flush: true }) refreshes a topic still marked once more, at once", async () => {
+  const { scheduler, started, nthStart } = manualScheduler(60_000);
+  scheduler.mark("work");
+  (await nthStart(1)).finish();
+  scheduler.mark("work"); // waits for the interval: a minute
+  scheduler.mark("sessions");
+  (await nthStart(2)).finish(); // sessions: its first, at once
+  const closing = scheduler.close({ flush: true });
+  const last = await nthStart(3);
+  assert.equal(last.topic, "work");
+  last.finish();
+  await closing;
+  scheduler.mark("work");
+  assert.deepEqual(started.map((s) => s.topic), ["work", "sessions", "work"]);
+});

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { RefreshScheduler } from "./refresh_scheduler.ts";
 
 /** The tables whose changes by the work pool ring the doorbell: they write `work_history` too. */
@@ -39,9 +40,18 @@ export interface WorkDoorbellOptions {
 export interface WorkDoorbell {
   /** Rings for those of `tables` (written by a statement that committed) behind the doorbell. */
   ring(tables: Iterable<string>): void;
-  /** Stops: drops waiting NOTIFYs, waits for one being sent. Idempotent. */
+  /**
+   * Stops: sends the NOTIFYs still waiting for their interval at once (the
+   * last ones of a stopping replica, which other processes would otherwise
+   * learn of only by their history poll) and waits for them, for at most
+   * `CLOSE_FLUSH_LIMIT_MS` (a database that is away must not hold up a
+   * shutdown). Idempotent.
+   */
   close(): Promise<void>;
 }
+
+/** How long closing waits for the last NOTIFYs. */
+export const CLOSE_FLUSH_LIMIT_MS = 1_000;
 
 export function startWorkDoorbell(o: WorkDoorbellOptions): WorkDoorbell {
   const scheduler = new RefreshScheduler<string>({
@@ -53,6 +63,13 @@ export function startWorkDoorbell(o: WorkDoorbellOptions): WorkDoorbell {
     ring(tables) {
       for (const table of tables) if (DOORBELL_TABLES.has(table)) scheduler.mark(table);
     },
-    close: () => scheduler.close(),
+    async close() {
+      const giveUp = new AbortController();
+      await Promise.race([
+        scheduler.close({ flush: true }),
+        sleep(CLOSE_FLUSH_LIMIT_MS, undefined, { signal: giveUp.signal }).catch(() => {}),
+      ]);
+      giveUp.abort();
+    },
   };
 }

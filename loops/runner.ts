@@ -312,7 +312,11 @@ export class LoopRunner<M extends { machineId: string }> {
     this.#metrics.finishes.inc({ loop: this.#loop.name });
   }
 
-  /** A commit that failed: undefined when an operator's cancel explains it, else the error to report. */
+  /**
+   * A commit that failed: undefined when an operator's cancel explains it,
+   * else the error to report (naming the machine, so the log says which one;
+   * a session expiry as it is, which the worker recognises).
+   */
   #finishFailed(work: Work<M>, error: unknown): unknown {
     if (error instanceof WorkCanceledError) {
       this.#logger.info("work canceled by an operator before it could finish", {
@@ -323,6 +327,9 @@ export class LoopRunner<M extends { machineId: string }> {
       });
       return undefined;
     }
-    return error;
+    if (error instanceof SessionExpiredError) return error;
+    return new Error(`Loop ${this.#loop.name}: finishing machine ${work.machineId} (${this.#loop.process}) failed`, {
+      cause: error,
+    });
   }
 }

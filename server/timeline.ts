@@ -5,13 +5,13 @@
  *
  * @module
  */
-import type { HistoryEntry, MachineDetail } from "../bmdb/mod.ts";
+import type { HistoryEntry, MachineDetail, Process } from "../bmdb/mod.ts";
 
 export interface TimelineEntry {
   at: string;
   kind: "work" | "backoff" | "heartbeat" | "agent" | "provider";
   event: string;
-  process: string | null;
+  process: Process | null;
   detail: string | null;
   actor: string | null;
   sessionId: string | null;

@@ -8,7 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
-import { type Bmdb, type MachineProvided, Process, WorkCanceledError } from "../../bmdb/mod.ts";
+import {
+  type Bmdb,
+  type LogFields,
+  type Logger,
+  type MachineProvided,
+  Process,
+  WorkCanceledError,
+} from "../../bmdb/mod.ts";
 import { type ControlLoop, loopMetrics, LoopRunner, TokenBucket } from "../../loops/mod.ts";
 import { bmdbTest, countRows } from "../harness/bmdb.ts";
 import { FaultyDriver, isClaim, isFinish } from "../harness/faulty_driver.ts";
@@ -48,6 +55,7 @@ function start(
     maxIdleWaitMs?: number;
     finishAndClaimBelow?: number;
     errorPauseMs?: number;
+    logger?: Logger;
   } = {},
 ): Running {
   const registry = new Registry();
@@ -60,7 +68,7 @@ function start(
     errorPauseMs: options.errorPauseMs,
     sessionIntervalSeconds: 1,
     metrics: loopMetrics(registry),
-    logger: quietLogger,
+    logger: options.logger ?? quietLogger,
   });
   const controller = new AbortController();
   const done = runner.run(controller.signal);
@@ -235,13 +243,20 @@ bmdbTest(
     await seedMachines(t.bmdb, 3);
     faulty.fail(isFinish, "after running");
     const seen: string[] = [];
+    const errors: string[] = [];
+    const logger = {
+      ...quietLogger,
+      error: (message: string, fields?: LogFields) => {
+        errors.push(`${message}: ${fields?.error}`);
+      },
+    };
     const running = start(
       t.bmdb,
       agentStartLoop((machine) => {
         seen.push(machine.machineId);
         return Promise.resolve();
       }),
-      { finishAndClaimBelow: 1, errorPauseMs: 20 },
+      { finishAndClaimBelow: 1, errorPauseMs: 20, logger },
     );
     try {
       await waitFor(async () => await countRows(t, "SELECT count(*) FROM machine_agent_started") === 3, {
@@ -253,6 +268,14 @@ bmdbTest(
     assert.equal(new Set(seen).size, 3, `each machine processed once: ${seen.join(", ")}`);
     assert.equal(seen.length, 3, `each machine processed once: ${seen.join(", ")}`);
     assert.equal(await counter(running.registry, "drover_loop_errors_total"), 1);
+    // The log says which machine's finish failed (the first one processed), and why.
+    assert.equal(errors.length, 1, errors.join("\n"));
+    assert.match(
+      errors[0],
+      new RegExp(
+        `^loop error; pausing: Loop test-initializer: finishing machine ${seen[0]} \\(ShepherdAgentStart\\) failed: `,
+      ),
+    );
     assert.equal(await countRows(t, "SELECT count(*) FROM work_history WHERE event = 'Finished'"), 3);
     assert.equal(await countRows(t, "SELECT count(*) FROM work"), 0, "no active work left");
     assert.equal(await countRows(t, "SELECT count(*) FROM sessions"), 0);
