@@ -10,7 +10,6 @@
  * @module
  */
 import postgres from "postgres";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   type BeginOptions,
   CHANGE_CHANNEL,
@@ -26,6 +25,7 @@ import { INDEX_PROBES_ONLY, NO_JIT } from "./planner.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 import { guardPostgresJsFaults } from "./postgres_js_faults.ts";
 import { startWorkDoorbell, type WorkDoorbell } from "./work_doorbell.ts";
+import { waitAtMost } from "./wait_at_most.ts";
 import { writtenTables } from "./written_tables.ts";
 
 /** Options for {@linkcode openPostgresDriver}. */
@@ -218,12 +218,7 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
       async close() {
         // UNLISTEN waits for a connection; with the server down, give up
         // after a while (ending the pool drops the LISTEN connection anyway).
-        const giveUp = new AbortController();
-        await Promise.race([
-          subscription.unlisten().catch(() => {}),
-          sleep(2_000, undefined, { signal: giveUp.signal }).catch(() => {}),
-        ]);
-        giveUp.abort();
+        await waitAtMost(subscription.unlisten(), 2_000);
       },
     };
   }

@@ -20,8 +20,8 @@
  *
  * @module
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { RefreshScheduler } from "./refresh_scheduler.ts";
+import { waitAtMost } from "./wait_at_most.ts";
 
 /** The tables whose changes by the work pool ring the doorbell: they write `work_history` too. */
 export const DOORBELL_TABLES: ReadonlySet<string> = new Set(["work_slot", "work_backoff"]);
@@ -64,12 +64,7 @@ export function startWorkDoorbell(o: WorkDoorbellOptions): WorkDoorbell {
       for (const table of tables) if (DOORBELL_TABLES.has(table)) scheduler.mark(table);
     },
     async close() {
-      const giveUp = new AbortController();
-      await Promise.race([
-        scheduler.close({ flush: true }),
-        sleep(CLOSE_FLUSH_LIMIT_MS, undefined, { signal: giveUp.signal }).catch(() => {}),
-      ]);
-      giveUp.abort();
+      await waitAtMost(scheduler.close({ flush: true }), CLOSE_FLUSH_LIMIT_MS);
     },
   };
 }

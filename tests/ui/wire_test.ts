@@ -38,8 +38,8 @@ type Same<Sent, Read> = [Json<Sent>] extends [Read] ? ([Read] extends [Json<Sent
 /** True when what the server sends is one the dashboard reads (the dashboard may leave fields optional). */
 type Reads<Sent, Read> = [Json<Sent>] extends [Read] ? true : false;
 
-// Each line fails to type-check when its two sides part.
-const shapes: {
+// Each line fails to type-check when its two sides part (`deno task check` type-checks tests/).
+const _shapes: {
   counts: Reads<BmdbCounts, wire.Counts>;
   rates: Reads<HistoryRates, wire.Rates>;
   sessionsListed: Reads<FeedList<LiveSession>, wire.SessionList>;
@@ -68,7 +68,6 @@ const shapes: {
 };
 
 Deno.test("the dashboard's processes, machine tags and provider statuses are the BMDB's", () => {
-  assert.ok(Object.values(shapes).every((v) => v));
   assert.deepEqual([...wireValues.PROCESSES].sort(), [...PROCESSES].sort());
   assert.deepEqual([...wireValues.MACHINE_TAGS].sort(), [...MACHINE_TAGS].sort());
   assert.deepEqual([...wireValues.PROVIDER_STATUSES].sort(), Object.values(ProviderStatus).sort());
