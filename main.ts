@@ -10,6 +10,7 @@
  * @module
  */
 import { ConfigError, readConfig, usage } from "./server/config.ts";
+import { InventoryError } from "./inventory/mod.ts";
 import { createLogger } from "./server/logger.ts";
 import { startService } from "./server/service.ts";
 import { uiRoutes } from "./server/ui_routes.ts";
@@ -59,6 +60,11 @@ async function main(): Promise<number> {
   try {
     service = await startService(config, { logger, ui: dashboard(logger) });
   } catch (error) {
+    if (error instanceof InventoryError) {
+      // Every problem of the inventory and credentials files, by file, line and column: nothing started.
+      console.error(`${error.message}\n\nNothing was started: fix the inventory and start again.`);
+      return 2;
+    }
     logger.error("Drover could not start", { error });
     return 1;
   }
@@ -77,6 +83,12 @@ async function main(): Promise<number> {
   };
   const handlers = [["SIGINT", onSignal("SIGINT")], ["SIGTERM", onSignal("SIGTERM")]] as const;
   for (const [name, handler] of handlers) Deno.addSignalListener(name, handler);
+  // SIGHUP re-reads the inventory file (a problem is logged and shown; the last good inventory keeps running).
+  const onHangup = () => {
+    logger.info("SIGHUP: re-reading the inventory");
+    service.reload().catch((error) => logger.error("inventory reload failed", { error }));
+  };
+  Deno.addSignalListener("SIGHUP", onHangup);
 
   const name = await signalled.promise;
   logger.info("shutting down", { signal: name });
@@ -87,6 +99,7 @@ async function main(): Promise<number> {
   await service.stop();
   clearTimeout(limit);
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  Deno.removeSignalListener("SIGHUP", onHangup);
   logger.info("stopped");
   return 0;
 }

@@ -26,6 +26,7 @@ import { EquinixClient } from "../equinix/mod.ts";
 import { startSimulator } from "../equinix/simulator/mod.ts";
 import {
   type AgentStarter,
+  EquinixProvider,
   SimulatedAgentStarter,
   startControlPlane,
   type StartedAgent,
@@ -418,8 +419,7 @@ async function bringUp(
   const startedAt = performance.now();
   const plane = startControlPlane({
     bmdb,
-    client,
-    starter,
+    providers: [{ provider: new EquinixProvider(client), starter }],
     agentUrl: apiServer.url,
     registry,
     logger,

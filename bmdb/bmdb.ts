@@ -15,6 +15,8 @@ import { loadMigrations, migrate, type MigrationResult } from "./migrate.ts";
 import type { Process } from "./model.ts";
 import type { Queries } from "./queries.ts";
 import type { AgentReport, AgentReportOutcome } from "./queries_agent.ts";
+import { machineClearSshHostKey } from "./queries_owned.ts";
+import { NO_GUARD } from "./query.ts";
 import { pruneHistoryBatch } from "./queries_janitor.ts";
 import { createSession, reapExpiredSessions } from "./queries_session.ts";
 import { requestWorkCancel, retryMachine, toCancelRequestResult } from "./queries_work.ts";
@@ -267,6 +269,23 @@ export class Bmdb {
     const deleted = Number(rows[0].deleted);
     this.#logger.info("machine retried", { machineId, process: process ?? "all", actor, backoffsDeleted: deleted });
     return deleted;
+  }
+
+  /**
+   * An operator's clearing of the SSH host key a machine presented on first
+   * use (it was reinstalled, say): the next connection records the key it
+   * presents then. Recorded in history (HostKeyCleared) with the actor, even
+   * when no key was recorded. Returns the key cleared, or null.
+   * @throws {MachineNotFoundError} no such machine (nothing written).
+   * @throws {InvalidArgumentError} a bad machine id or actor.
+   */
+  async clearSshHostKey(params: { machineId: string; actor: string }): Promise<string | null> {
+    this.#assertOpen();
+    const spec = machineClearSshHostKey(params);
+    const { machineFound, cleared } = spec.map(await this.#run(spec.build(NO_GUARD), "serializable"));
+    if (!machineFound) throw new MachineNotFoundError(params.machineId);
+    this.#logger.info("SSH host key cleared", { machineId: params.machineId, actor: params.actor, cleared });
+    return cleared;
   }
 
   /**

@@ -50,6 +50,7 @@ export {
   Process,
   PROCESSES,
   Provider,
+  PROVIDERS,
   ProviderStatus,
   SHEPHERD_PROCESSES,
 } from "./model.ts";
@@ -69,7 +70,9 @@ export {
   type MachineSummary,
   type MachineTag,
   type ProvidedDevice,
+  type ProvidedField,
   type ProvidedMachine,
 } from "./queries_machines.ts";
+export type { HostKeyCleared, InventoryLocationCounts } from "./queries_owned.ts";
 export { Session } from "./session.ts";
 export { Work } from "./work.ts";

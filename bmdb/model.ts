@@ -16,6 +16,8 @@ export const Process = {
   ShepherdAgentStart: "ShepherdAgentStart",
   /** Recover a machine whose agent stopped heartbeating (the recoverer). */
   ShepherdRecovery: "ShepherdRecovery",
+  /** An operator's power action (on, off, restart) through the machine's BMC, while the BMC carries it out. */
+  PowerAction: "PowerAction",
   /** Reserved for tests. */
   UnitTest1: "UnitTest1",
   /** Reserved for tests. */
@@ -28,9 +30,13 @@ export const PROCESSES: readonly Process[] = Object.values(Process);
 
 /**
  * Processes that exclude each other on one machine: the shepherd's agent start
- * and recovery both act on the machine itself.
+ * and recovery, and an operator's power action, all act on the machine itself.
  */
-export const SHEPHERD_PROCESSES: readonly Process[] = [Process.ShepherdAgentStart, Process.ShepherdRecovery];
+export const SHEPHERD_PROCESSES: readonly Process[] = [
+  Process.ShepherdAgentStart,
+  Process.ShepherdRecovery,
+  Process.PowerAction,
+];
 
 /** The other processes whose live work on a machine keeps `process` off it. */
 export function excludingProcesses(process: Process): readonly Process[] {
@@ -38,7 +44,12 @@ export function excludingProcesses(process: Process): readonly Process[] {
 }
 
 /** Where a machine comes from. */
-export const Provider = { Equinix: "Equinix" } as const;
+export const Provider = {
+  /** Equinix Metal (ended 2026-06-30; its API and simulator stay). */
+  Equinix: "Equinix",
+  /** Machines the operator owns, listed in an inventory file, with a Redfish BMC each where they have one. */
+  Inventory: "Inventory",
+} as const;
 export type Provider = typeof Provider[keyof typeof Provider];
 export const PROVIDERS: readonly Provider[] = Object.values(Provider);
 
@@ -68,6 +79,14 @@ export const HistoryEvent = {
   Retried: "Retried",
   /** The owning session died; the work was released by a later claim or the janitor. */
   Expired: "Expired",
+  /** An operator powered the machine on through its BMC (actor set; detail: the ResetTypes sent). */
+  PoweredOn: "PoweredOn",
+  /** An operator powered the machine off through its BMC; it stays off (actor set; detail: the ResetTypes sent). */
+  PoweredOff: "PoweredOff",
+  /** An operator restarted the machine through its BMC (actor set; detail: the ResetTypes sent). */
+  Restarted: "Restarted",
+  /** An operator cleared the SSH host key recorded on first use (actor set; detail: the key cleared). */
+  HostKeyCleared: "HostKeyCleared",
 } as const;
 export type HistoryEvent = typeof HistoryEvent[keyof typeof HistoryEvent];
 

@@ -9,6 +9,7 @@ import * as admin from "./queries_admin.ts";
 import * as agent from "./queries_agent.ts";
 import * as base from "./queries_base.ts";
 import * as machines from "./queries_machines.ts";
+import * as owned from "./queries_owned.ts";
 import * as stats from "./queries_stats.ts";
 import * as tags from "./queries_tags.ts";
 import * as whyIdle from "./queries_why_idle.ts";
@@ -41,6 +42,12 @@ const specs = {
   newProvidedMachines: machines.newProvidedMachines,
   machinesUpdateProviderStatus: machines.machinesUpdateProviderStatus,
   machinesMarkMissing: machines.machinesMarkMissing,
+
+  getSshHostKey: owned.getSshHostKey,
+  machineSetSshHostKey: owned.machineSetSshHostKey,
+  recordOperatorAction: owned.recordOperatorAction,
+  machineSetPower: owned.machineSetPower,
+  inventoryLocations: owned.inventoryLocations,
   listLiveSessions: admin.listLiveSessions,
   historyRates: admin.historyRates,
   listWork: admin.listWork,

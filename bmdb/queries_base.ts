@@ -26,6 +26,8 @@ export interface HistoryEntry {
   failedCause: string | null;
   sessionId: string | null;
   actor: string | null;
+  /** What an operator action did (power actions: the ResetTypes sent; a host key cleared), else null. */
+  detail: string | null;
 }
 
 /** A row of `work_backoff`. */
@@ -51,6 +53,7 @@ export function toHistoryEntry(r: Row): HistoryEntry {
     failedCause: r.failed_cause as string | null,
     sessionId: r.session_id as string | null,
     actor: r.actor as string | null,
+    detail: (r.detail ?? null) as string | null,
   };
 }
 
@@ -82,7 +85,7 @@ export function listHistoryOf(params: { machineId: string }): QuerySpec<HistoryE
     name: "listHistoryOf",
     kind: "read",
     build: () =>
-      sql`SELECT history_id, machine_id, process, event, timestamp, failed_cause, session_id, actor
+      sql`SELECT history_id, machine_id, process, event, timestamp, failed_cause, session_id, actor, detail
           FROM work_history WHERE machine_id = ${machineId}::uuid ORDER BY history_id`,
     map: (rows) => rows.map(toHistoryEntry),
   };

@@ -17,11 +17,11 @@
  * @module
  */
 import type { Row } from "./driver.ts";
-import { type Process, PROCESSES, type Provider, PROVIDER_STATUSES, ProviderStatus } from "./model.ts";
+import { type Process, PROCESSES, type Provider, PROVIDER_STATUSES, PROVIDERS, ProviderStatus } from "./model.ts";
 import type { QuerySpec } from "./query.ts";
 import { empty, join, raw, type Sql, sql } from "./sql.ts";
 import { toBytes } from "./queries_agent.ts";
-import { type MachineProvided, toMachineProvided } from "./queries_workflows.ts";
+import { type MachineProvided, PROVIDED_COLUMNS, toMachineProvided } from "./queries_workflows.ts";
 import * as check from "./validate.ts";
 
 /** Tags a machine can be filtered by. */
@@ -50,6 +50,8 @@ export interface MachineFilter {
   q?: string;
   /** Has this tag. */
   tag?: MachineTag;
+  /** Belongs to this provider. */
+  provider?: Provider;
   /** With `hasWork`/`inBackoff`: of this process; alone: has work or a backoff of it. */
   process?: Process;
   providerStatus?: ProviderStatus;
@@ -69,6 +71,17 @@ export interface MachineSummary {
   providerIpAddress: string | null;
   providerLocation: string | null;
   providerStatus: ProviderStatus | null;
+  /** The BMC's PowerState as last read (machines with a BMC). */
+  providerPowerState: string | null;
+  /** The BMC's Status.Health as last read. */
+  providerHealth: string | null;
+  /** Why the status is what it is when that needs saying (an unreachable BMC). */
+  providerStatusCause: string | null;
+  /** The machine's BMC (origin and system path); null: none, so no power control. */
+  providerBmc: string | null;
+  /** When and by whom it was powered off through Drover (it stays off); null when not. */
+  providerHeldOffAt: Date | null;
+  providerHeldOffBy: string | null;
   agentStartedAt: Date | null;
   agentHeartbeatAt: Date | null;
   /** Work held by live sessions. */
@@ -87,6 +100,8 @@ export interface MachineSummary {
 /** One machine in full: its summary, every tag and the hardware report decoded. */
 export interface MachineDetail extends MachineSummary {
   agentPublicKey: string | null;
+  /** The SSH host key recorded on first use ("type base64"), and when; null when none is recorded. */
+  sshHostKey: { key: string; recordedAt: Date } | null;
   /** The agent's report, decoded from JSON; null when there is none (or it is not JSON). */
   hardwareReport: unknown;
   osInstallationRequest: { generation: number } | null;
@@ -115,7 +130,10 @@ function searchHits(q: string): Sql {
   const hits: Sql[] = [
     sql`SELECT machine_id FROM machine_provided WHERE provider_ip_address LIKE ${literal(`${q}%`)}`,
     sql`SELECT machine_id FROM machine_provided WHERE provider_id LIKE ${literal(`${q}%`)}`,
-    sql`SELECT machine_id FROM machine_provided WHERE provider_location = ${literal(q.toLowerCase())}`,
+    // Metros are lower case; an inventory's locations are as the operator wrote them.
+    sql`SELECT machine_id FROM machine_provided WHERE provider_location IN (${literal(q)}, ${
+      literal(q.toLowerCase())
+    })`,
     sql`SELECT machine_id FROM machine_provided WHERE provider_reservation_id = ${literal(q)}`,
   ];
   const range = idRange(q);
@@ -145,6 +163,7 @@ export function checkFilter(filter: MachineFilter): MachineFilter {
     out.q = check.matching("q", f.q, SEARCH, "1..128 letters, digits or . : _ -");
   }
   if (f.tag !== undefined) out.tag = check.oneOf("tag", f.tag, MACHINE_TAGS);
+  if (f.provider !== undefined) out.provider = check.oneOf("provider", f.provider, PROVIDERS);
   if (f.process !== undefined) out.process = check.oneOf("process", f.process, PROCESSES);
   if (f.providerStatus !== undefined) {
     out.providerStatus = check.oneOf("providerStatus", f.providerStatus, PROVIDER_STATUSES);
@@ -163,6 +182,7 @@ export function filterConditions(filter: MachineFilter): Sql[] {
   if (filter.tag) {
     where.push(sql`EXISTS (SELECT 1 FROM ${raw(TAG_TABLE[filter.tag])} t WHERE t.machine_id = m.machine_id)`);
   }
+  if (filter.provider) where.push(sql`mp.provider = ${literal(filter.provider)}`);
   if (filter.providerStatus) where.push(sql`mp.provider_status = ${literal(filter.providerStatus)}`);
   if (filter.hasWork !== undefined) {
     where.push(filter.hasWork ? liveWorkExists(filter.process) : sql`NOT ${liveWorkExists(filter.process)}`);
@@ -177,7 +197,9 @@ export function filterConditions(filter: MachineFilter): Sql[] {
 }
 
 const SUMMARY_COLUMNS = sql`m.machine_id, m.machine_created_at, mp.provider, mp.provider_id, mp.provider_reservation_id,
-  mp.provider_ip_address, mp.provider_location, mp.provider_status, a.agent_started_at, h.agent_heartbeat_at,
+  mp.provider_ip_address, mp.provider_location, mp.provider_status, mp.provider_power_state, mp.provider_health,
+  mp.provider_status_cause, mp.provider_bmc, mp.provider_held_off_at, mp.provider_held_off_by,
+  a.agent_started_at, h.agent_heartbeat_at,
   (SELECT json_agg(json_build_object('process', w.process, 'sessionId', w.session_id,
       'component', s.session_component_name, 'startedAt', w.started_at,
       'cancelRequestedAt', w.cancel_requested_at, 'cancelRequestedBy', w.cancel_requested_by) ORDER BY w.process)
@@ -206,6 +228,12 @@ function toSummary(r: Row): MachineSummary {
     providerIpAddress: r.provider_ip_address as string | null,
     providerLocation: r.provider_location as string | null,
     providerStatus: r.provider_status as ProviderStatus | null,
+    providerPowerState: (r.provider_power_state ?? null) as string | null,
+    providerHealth: (r.provider_health ?? null) as string | null,
+    providerStatusCause: (r.provider_status_cause ?? null) as string | null,
+    providerBmc: (r.provider_bmc ?? null) as string | null,
+    providerHeldOffAt: (r.provider_held_off_at ?? null) as Date | null,
+    providerHeldOffBy: (r.provider_held_off_by ?? null) as string | null,
     agentStartedAt: r.agent_started_at as Date | null,
     agentHeartbeatAt: r.agent_heartbeat_at as Date | null,
     work: parseJson(r.work) ?? [],
@@ -261,9 +289,10 @@ export function getMachine(params: { machineId: string }): QuerySpec<MachineDeta
     kind: "read",
     build: () =>
       sql`SELECT ${SUMMARY_COLUMNS}, encode(a.agent_public_key, 'base64') AS agent_public_key, hw.hardware_report_raw,
-          ir.generation AS request_generation, ip.generation AS report_generation, ip.os_installation_result
+          hk.ssh_host_key, hk.ssh_host_key_recorded_at, ir.generation AS request_generation, ip.generation AS report_generation, ip.os_installation_result
         FROM machines m ${SUMMARY_JOINS}
         LEFT JOIN machine_hardware_report hw ON hw.machine_id = m.machine_id
+        LEFT JOIN machine_ssh_host_key hk ON hk.machine_id = m.machine_id
         LEFT JOIN machine_os_installation_request ir ON ir.machine_id = m.machine_id
         LEFT JOIN machine_os_installation_report ip ON ip.machine_id = m.machine_id
         WHERE m.machine_id = ${machineId}::uuid`,
@@ -273,6 +302,9 @@ export function getMachine(params: { machineId: string }): QuerySpec<MachineDeta
       return {
         ...toSummary(r),
         agentPublicKey: r.agent_public_key as string | null,
+        sshHostKey: r.ssh_host_key == null
+          ? null
+          : { key: r.ssh_host_key as string, recordedAt: r.ssh_host_key_recorded_at as Date },
         hardwareReport: decodeReport(r.hardware_report_raw),
         osInstallationRequest: r.request_generation == null ? null : { generation: Number(r.request_generation) },
         osInstallationReport: r.report_generation == null
@@ -301,7 +333,31 @@ export interface ProvidedDevice {
   providerIpAddress?: string | null;
   providerLocation?: string | null;
   providerStatus?: ProviderStatus | null;
+  /** A BMC's PowerState as read. */
+  providerPowerState?: string | null;
+  /** A BMC's Status.Health as read. */
+  providerHealth?: string | null;
+  /** Why the status is what it is (an unreachable BMC). */
+  providerStatusCause?: string | null;
+  /** The BMC (origin and system path); null: none. */
+  providerBmc?: string | null;
 }
+
+/** The fields of a {@linkcode ProvidedDevice} a statement may write. */
+export type ProvidedField = Exclude<keyof ProvidedDevice, "providerId">;
+
+/** Each field and its column. */
+const PROVIDED_FIELD_COLUMNS: Readonly<Record<ProvidedField, { column: string; maxLength: number }>> = {
+  providerReservationId: { column: "provider_reservation_id", maxLength: 128 },
+  providerIpAddress: { column: "provider_ip_address", maxLength: 128 },
+  providerLocation: { column: "provider_location", maxLength: 128 },
+  providerStatus: { column: "provider_status", maxLength: 64 },
+  providerPowerState: { column: "provider_power_state", maxLength: 32 },
+  providerHealth: { column: "provider_health", maxLength: 32 },
+  providerStatusCause: { column: "provider_status_cause", maxLength: 2000 },
+  providerBmc: { column: "provider_bmc", maxLength: 600 },
+};
+const PROVIDED_FIELDS = Object.keys(PROVIDED_FIELD_COLUMNS) as ProvidedField[];
 
 /** A new machine recorded for a device. */
 export interface ProvidedMachine {
@@ -326,29 +382,34 @@ function checkDevices(field: string, value: unknown): Required<ProvidedDevice>[]
     const at = `${field}[${i}]`;
     const d = check.options(at, entry as ProvidedDevice);
     const providerId = check.text(`${at}.providerId`, d.providerId, { maxLength: 128 });
-    byId.set(providerId, {
-      providerId,
-      providerReservationId: check.optionalText(`${at}.providerReservationId`, d.providerReservationId, {
-        maxLength: 128,
-      }),
-      providerIpAddress: check.optionalText(`${at}.providerIpAddress`, d.providerIpAddress, { maxLength: 128 }),
-      providerLocation: check.optionalText(`${at}.providerLocation`, d.providerLocation, { maxLength: 128 }),
-      providerStatus: d.providerStatus == null ? null : check.providerStatus(`${at}.providerStatus`, d.providerStatus),
-    });
+    const fields = Object.fromEntries(PROVIDED_FIELDS.map((f) => {
+      if (f === "providerStatus") {
+        return [f, d.providerStatus == null ? null : check.providerStatus(`${at}.providerStatus`, d.providerStatus)];
+      }
+      return [f, check.optionalText(`${at}.${f}`, d[f], { maxLength: PROVIDED_FIELD_COLUMNS[f].maxLength })];
+    })) as Omit<Required<ProvidedDevice>, "providerId">;
+    byId.set(providerId, { providerId, ...fields });
   });
   return [...byId.values()];
 }
 
 /**
- * The devices as a relation `d(provider_id, reservation_id, ip_address,
- * location, status, ord)`, bound as five arrays; `ord` numbers them from 1.
+ * The devices as a relation `d(provider_id, <each field's column>…, ord)`,
+ * one array per column; `ord` numbers them from 1.
  */
 function devicesRelation(devices: readonly Required<ProvidedDevice>[]): Sql {
-  const column = (pick: (d: Required<ProvidedDevice>) => string | null) => devices.map(pick);
-  return sql`unnest(${column((d) => d.providerId)}::text[], ${column((d) => d.providerReservationId)}::text[],
-      ${column((d) => d.providerIpAddress)}::text[], ${column((d) => d.providerLocation)}::text[],
-      ${column((d) => d.providerStatus)}::text[])
-    WITH ORDINALITY AS d(provider_id, reservation_id, ip_address, location, status, ord)`;
+  const arrays = [
+    sql`${devices.map((d) => d.providerId)}::text[]`,
+    ...PROVIDED_FIELDS.map((f) => sql`${devices.map((d) => d[f])}::text[]`),
+  ];
+  const columns = ["provider_id", ...PROVIDED_FIELDS.map((f) => PROVIDED_FIELD_COLUMNS[f].column), "ord"];
+  return sql`unnest(${join(arrays, ", ")}) WITH ORDINALITY AS d(${raw(columns.join(", "))})`;
+}
+
+/** Every field's column, `<alias>.`-qualified when an alias is given. */
+function fieldColumns(alias?: string): Sql {
+  const prefix = alias ? `${alias}.` : "";
+  return raw(PROVIDED_FIELDS.map((f) => `${prefix}${PROVIDED_FIELD_COLUMNS[f].column}`).join(", "));
 }
 
 /**
@@ -376,9 +437,8 @@ export function newProvidedMachines(params: {
           WHERE NOT EXISTS (SELECT 1 FROM machine_provided mp
             WHERE mp.provider = ${provider}::text AND mp.provider_id = d.provider_id)),
         made AS (INSERT INTO machines (machine_id) SELECT machine_id FROM fresh RETURNING machine_id)
-        INSERT INTO machine_provided (machine_id, provider, provider_id, provider_reservation_id,
-          provider_ip_address, provider_location, provider_status)
-        SELECT f.machine_id, ${provider}::text, f.provider_id, f.reservation_id, f.ip_address, f.location, f.status
+        INSERT INTO machine_provided (machine_id, provider, provider_id, ${fieldColumns()})
+        SELECT f.machine_id, ${provider}::text, f.provider_id, ${fieldColumns("f")}
         FROM fresh f JOIN made USING (machine_id)
         RETURNING machine_id, provider_id`,
     map: (rows) => rows.map(toProvidedMachine),
@@ -389,35 +449,43 @@ export function newProvidedMachines(params: {
  * Copies what the provider reports of a page of devices into
  * `machine_provided` (found by provider and provider id), in one statement,
  * with the semantics of `machineUpdateProviderStatus`: a field left out (or
- * null) keeps its value. Only rows with a field that changes are written, so
- * a page where nothing changed writes (and locks) nothing. Devices the BMDB
- * does not know are ignored. Returns the rows written, as they are now.
+ * null) keeps its value, except the fields named in `exact`, which are
+ * written as given (null clears them: an inventory entry that lost its
+ * location, a BMC that answers again and has no cause to show). Only rows
+ * with a field that changes are written, so a page where nothing changed
+ * writes (and locks) nothing. Devices the BMDB does not know are ignored.
+ * Returns the rows written, as they are now.
  * @throws {InvalidArgumentError} a bad provider or device field (named, e.g. `devices[2].providerStatus`).
  */
 export function machinesUpdateProviderStatus(params: {
   provider: Provider;
   devices: readonly ProvidedDevice[];
+  exact?: readonly ProvidedField[];
 }): QuerySpec<MachineProvided[]> {
   const p = check.options("params", params);
   const provider = check.provider("provider", p.provider);
   const devices = checkDevices("devices", p.devices);
+  const exact = new Set(
+    check.array("exact", p.exact ?? [], { maxLength: PROVIDED_FIELDS.length })
+      .map((f, i) => check.oneOf(`exact[${i}]`, f, PROVIDED_FIELDS)),
+  );
+  const value = (f: ProvidedField) => {
+    const column = PROVIDED_FIELD_COLUMNS[f].column;
+    return raw(exact.has(f) ? `d.${column}` : `COALESCE(d.${column}, mp.${column})`);
+  };
+  const sets = PROVIDED_FIELDS.map((f) => sql`${raw(PROVIDED_FIELD_COLUMNS[f].column)} = ${value(f)}`);
+  const changes = PROVIDED_FIELDS.map((f) =>
+    sql`${value(f)} IS DISTINCT FROM ${raw(`mp.${PROVIDED_FIELD_COLUMNS[f].column}`)}`
+  );
   return {
     name: "machinesUpdateProviderStatus",
     kind: "write",
     build: () =>
-      sql`UPDATE machine_provided mp SET
-          provider_reservation_id = COALESCE(d.reservation_id, mp.provider_reservation_id),
-          provider_ip_address = COALESCE(d.ip_address, mp.provider_ip_address),
-          provider_location = COALESCE(d.location, mp.provider_location),
-          provider_status = COALESCE(d.status, mp.provider_status)
+      sql`UPDATE machine_provided mp SET ${join(sets, ", ")}
         FROM ${devicesRelation(devices)}
         WHERE mp.provider = ${provider}::text AND mp.provider_id = d.provider_id
-          AND (COALESCE(d.reservation_id, mp.provider_reservation_id) IS DISTINCT FROM mp.provider_reservation_id
-            OR COALESCE(d.ip_address, mp.provider_ip_address) IS DISTINCT FROM mp.provider_ip_address
-            OR COALESCE(d.location, mp.provider_location) IS DISTINCT FROM mp.provider_location
-            OR COALESCE(d.status, mp.provider_status) IS DISTINCT FROM mp.provider_status)
-        RETURNING mp.machine_id, mp.provider, mp.provider_id, mp.provider_reservation_id,
-          mp.provider_ip_address, mp.provider_location, mp.provider_status`,
+          AND (${join(changes, " OR ")})
+        RETURNING ${PROVIDED_COLUMNS}`,
     map: (rows) => rows.map(toMachineProvided),
   };
 }

@@ -56,6 +56,8 @@ function flags(prefix: string, conditions: readonly EligibilityCondition[]): Sql
 interface Facts {
   providerStatus: ProviderStatus | null;
   providerIpAddress: string | null;
+  heldOffAt: Date | null;
+  heldOffBy: string | null;
   agentStartedAt: Date | null;
   agentHeartbeatAt: Date | null;
   work: { process: Process; component: string; sessionId: string; startedAt: string }[];
@@ -81,6 +83,10 @@ function detailOf(condition: string, process: Process, f: Facts): string | null 
       const b = f.backoffs.find((b) => b.process === process);
       return b ? `until ${b.until}: ${b.cause}` : null;
     }
+    case "present":
+      return `provider status ${f.providerStatus}`;
+    case "notHeldOff":
+      return f.heldOffAt ? `powered off by ${f.heldOffBy ?? "an operator"} at ${f.heldOffAt.toISOString()}` : null;
     case "notInstalled":
       return f.installedGeneration === null ? null : `installation generation ${f.installedGeneration} succeeded`;
     default:
@@ -110,7 +116,7 @@ export function whyIdle(params: { machineId: string } & RecoveryTimeouts): Query
     kind: "read",
     build: () =>
       sql`SELECT m.machine_id, mp.machine_id IS NOT NULL AS provided, mp.provider_status, mp.provider_ip_address,
-          a.agent_started_at, h.agent_heartbeat_at,
+          mp.provider_held_off_at, mp.provider_held_off_by, a.agent_started_at, h.agent_heartbeat_at,
           (SELECT json_agg(json_build_object('process', w.process, 'component', s.session_component_name,
               'sessionId', w.session_id, 'startedAt', w.started_at) ORDER BY w.process)
             FROM work_slot w JOIN sessions s ON s.session_id = w.session_id AND s.session_deadline > now()
@@ -133,6 +139,8 @@ export function whyIdle(params: { machineId: string } & RecoveryTimeouts): Query
       const facts: Facts = {
         providerStatus: r.provider_status as ProviderStatus | null,
         providerIpAddress: r.provider_ip_address as string | null,
+        heldOffAt: (r.provider_held_off_at ?? null) as Date | null,
+        heldOffBy: (r.provider_held_off_by ?? null) as string | null,
         agentStartedAt: r.agent_started_at as Date | null,
         agentHeartbeatAt: r.agent_heartbeat_at as Date | null,
         work: parseJson(r.work) ?? [],

@@ -29,6 +29,10 @@ export interface MachineProvided {
   providerIpAddress: string | null;
   providerLocation: string | null;
   providerStatus: ProviderStatus | null;
+  /** The machine's BMC (origin and system path), or null: no BMC, no power control (Inventory only). */
+  providerBmc: string | null;
+  /** When an operator powered it off through Drover: no loop touches it until it is powered on again. */
+  providerHeldOffAt: Date | null;
 }
 
 export function toMachineProvided(r: Row): MachineProvided {
@@ -40,12 +44,15 @@ export function toMachineProvided(r: Row): MachineProvided {
     providerIpAddress: r.provider_ip_address as string | null,
     providerLocation: r.provider_location as string | null,
     providerStatus: r.provider_status as ProviderStatus | null,
+    providerBmc: (r.provider_bmc ?? null) as string | null,
+    providerHeldOffAt: (r.provider_held_off_at ?? null) as Date | null,
   };
 }
 
-const PROVIDED_COLUMNS = raw(
+/** The columns of {@linkcode MachineProvided}, of `machine_provided mp`. */
+export const PROVIDED_COLUMNS = raw(
   "mp.machine_id, mp.provider, mp.provider_id, mp.provider_reservation_id, " +
-    "mp.provider_ip_address, mp.provider_location, mp.provider_status",
+    "mp.provider_ip_address, mp.provider_location, mp.provider_status, mp.provider_bmc, mp.provider_held_off_at",
 );
 
 /** `'A', 'B'` for a constant list of processes (trusted constants, so inlined for the planner). */
@@ -104,6 +111,13 @@ const NOT_INSTALLED: EligibilityCondition = {
   holds: (mp) => sql`NOT ${installationFulfilled(machineOf(mp))}`,
 };
 
+/** Not powered off by an operator: such a machine stays off, and no loop touches it until it is powered on. */
+const NOT_HELD_OFF: EligibilityCondition = {
+  name: "notHeldOff",
+  unmet: "an operator powered it off through Drover: it stays off until an operator powers it on",
+  holds: (mp) => sql`${mp}.provider_held_off_at IS NULL`,
+};
+
 function noBackoff(process: Process): EligibilityCondition {
   return {
     name: "noBackoff",
@@ -131,6 +145,7 @@ export const AGENT_START_CONDITIONS: readonly EligibilityCondition[] = [
   NO_SHEPHERD_WORK,
   noBackoff(Process.ShepherdAgentStart),
   NOT_INSTALLED,
+  NOT_HELD_OFF,
 ];
 
 /** The conjunction of `conditions` for `mp`. */
@@ -167,25 +182,35 @@ export function resolveRecoveryTimeouts(t: RecoveryTimeouts): Required<RecoveryT
 /**
  * Agent recovery: the agent was started, and it never heartbeated within
  * `startTimeoutSeconds`, or its last heartbeat is older than
- * `heartbeatTimeoutSeconds`; no live shepherd work, no active Recovery backoff,
- * no fulfilled installation.
+ * `heartbeatTimeoutSeconds`; or the machine has a BMC and is powered off
+ * though no operator held it off (powered off behind Drover's back: the
+ * recoverer powers it on). And: the provider still has it (not Missing), no
+ * live shepherd work, no active Recovery backoff, no fulfilled installation,
+ * not held off.
  */
 export function agentRecoveryConditions(timeouts: Required<RecoveryTimeouts>): EligibilityCondition[] {
   return [
     {
       name: "agentQuiet",
       unmet: `no agent was started, or its agent reported within ${timeouts.startTimeoutSeconds} s of its start ` +
-        `and within the last ${timeouts.heartbeatTimeoutSeconds} s`,
+        `and within the last ${timeouts.heartbeatTimeoutSeconds} s; and it is not powered off behind Drover's back`,
       holds: (mp) =>
-        sql`EXISTS (SELECT 1 FROM machine_agent_started a
+        sql`(EXISTS (SELECT 1 FROM machine_agent_started a
           LEFT JOIN machine_agent_heartbeat h ON h.machine_id = a.machine_id
           WHERE a.machine_id = ${machineOf(mp)} AND (
             (h.machine_id IS NULL AND a.agent_started_at < now() - ${timeouts.startTimeoutSeconds}::int * interval '1 second')
-            OR h.agent_heartbeat_at < now() - ${timeouts.heartbeatTimeoutSeconds}::int * interval '1 second'))`,
+            OR h.agent_heartbeat_at < now() - ${timeouts.heartbeatTimeoutSeconds}::int * interval '1 second'))
+          OR (${mp}.provider_status = 'Stopped' AND ${mp}.provider_bmc IS NOT NULL))`,
+    },
+    {
+      name: "present",
+      unmet: "its provider no longer lists it (Missing): there is nothing to recover",
+      holds: (mp) => sql`${mp}.provider_status IS DISTINCT FROM 'Missing'`,
     },
     NO_SHEPHERD_WORK,
     noBackoff(Process.ShepherdRecovery),
     NOT_INSTALLED,
+    NOT_HELD_OFF,
   ];
 }
 

@@ -11,6 +11,12 @@ import type { TakeoverInit } from "../agent/mod.ts";
 export interface StartedAgent {
   /** The raw 32-byte ed25519 public key from the agent's takeover reply. */
   agentPublicKey: Uint8Array;
+  /**
+   * The SSH host key the machine presented ("type base64"), when the
+   * starter trusted it on first use: recorded with the agent, so a different
+   * key later is refused.
+   */
+  sshHostKey?: string;
 }
 
 /** Starts the Drover agent on one machine. */

@@ -1,12 +1,14 @@
 /**
- * All of Drover's loops, started together on one BMDB and one provider:
- * provisioner, updater, initializer, recoverer, janitor and the reservations
- * publisher. One DB query limiter is shared by the claiming loops (the
- * initializer and recoverer runners), as the runner's contract asks.
+ * All of Drover's loops, started together on one BMDB and one or more
+ * providers: per provider a provisioner, an updater, an initializer and a
+ * recoverer (the latter two where the provider has an agent starter); the
+ * janitor; and the reservations publisher where Equinix Metal is one of them.
+ * One DB query limiter is shared by every claiming loop, as the runner's
+ * contract asks.
  *
  * ```ts
- * const plane = startControlPlane({ bmdb, client, starter, agentUrl, registry, logger,
- *   provisioner: { maxDevices: 20 } });
+ * const plane = startControlPlane({ bmdb, providers: [{ provider: new EquinixProvider(client), starter }],
+ *   agentUrl, registry, logger, provisioner: { maxDevices: 20 } });
  * // ...
  * await plane.stop(); // work released as Canceled, sessions closed
  * ```
@@ -14,16 +16,18 @@
  * @module
  */
 import type { Registry } from "prom-client";
-import type { Bmdb, Logger } from "../bmdb/mod.ts";
+import { type Bmdb, type Logger, Provider } from "../bmdb/mod.ts";
 import type { EquinixClient } from "../equinix/mod.ts";
 import type { AgentStarter } from "./agent_starter.ts";
 import { Initializer, type InitializerOptions } from "./initializer.ts";
 import { Janitor, type JanitorOptions } from "./janitor.ts";
 import { loopMetrics } from "./metrics.ts";
+import type { MachineProvider } from "./provider.ts";
 import { Provisioner, type ProvisionerOptions } from "./provisioner.ts";
 import { Recoverer, type RecovererOptions } from "./recoverer.ts";
 import { ReservationsPublisher, type ReservationsPublisherOptions, type ReservationStore } from "./reservations.ts";
 import { LoopRunner, type LoopRunnerOptions } from "./runner.ts";
+import type { Nudge } from "./schedule.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import { Updater, type UpdaterOptions } from "./updater.ts";
 
@@ -35,11 +39,23 @@ type RunnerSettings = Pick<
   "parallelism" | "idleWaitMs" | "maxIdleWaitMs" | "errorPauseMs" | "sessionIntervalSeconds"
 >;
 
+/** One provider and how its loops run. */
+export interface ProviderSetup {
+  provider: MachineProvider;
+  /** Starts agents on its machines; without one, its initializer and recoverer do not run. */
+  starter?: AgentStarter;
+  /** Its provisioner and updater pass at once when nudged (an inventory file that changed). */
+  nudge?: Nudge;
+  /** Overrides `provisioner.intervalMs` for this provider. */
+  provisionerIntervalMs?: number;
+  /** Overrides `updater.intervalMs` for this provider. */
+  updaterIntervalMs?: number;
+}
+
 export interface ControlPlaneOptions {
   bmdb: Bmdb;
-  client: EquinixClient;
-  /** Starts agents; without one, the initializer and the recoverer do not run. */
-  starter?: AgentStarter;
+  /** The providers, at least one; a machine row says which it belongs to. */
+  providers: readonly ProviderSetup[];
   /** The server's base URL as agents reach it. */
   agentUrl: string;
   registry: Registry;
@@ -49,16 +65,18 @@ export interface ControlPlaneOptions {
   provisioner: Omit<ProvisionerOptions, Shared | "creationLimiter"> & { creationLimiter?: TokenBucket };
   updater?: Omit<UpdaterOptions, Shared>;
   initializer?: Omit<InitializerOptions, "starter" | "agentUrl"> & RunnerSettings;
-  recoverer?: Omit<RecovererOptions, "client"> & RunnerSettings;
+  recoverer?: Omit<RecovererOptions, "provider" | "name"> & RunnerSettings;
   janitor?: Omit<JanitorOptions, Shared>;
-  /** Where reservations are published (omit to not publish). */
-  reservations?: { store: ReservationStore } & Omit<ReservationsPublisherOptions, "logger">;
+  /** Where Equinix Metal's reservations are published (omit to not publish). */
+  reservations?: { store: ReservationStore; client: EquinixClient } & Omit<ReservationsPublisherOptions, "logger">;
 }
 
 /** The running loops. */
 export interface ControlPlane {
+  /** The provisioner whose status the dashboard shows: the first provider's that creates machines, else the first. */
   readonly provisioner: Provisioner;
-  readonly updater: Updater;
+  /** Every provider's provisioner, in the order of `providers`. */
+  readonly provisioners: readonly Provisioner[];
   /** The loops still running (during a stop: those not stopped yet). */
   running(): string[];
   /** Stops every loop: held work is released as Canceled, sessions closed. Idempotent. */
@@ -70,49 +88,87 @@ function runnerOptions(settings: RunnerSettings | undefined) {
   return { parallelism, idleWaitMs, maxIdleWaitMs, errorPauseMs, sessionIntervalSeconds };
 }
 
+/** A loop's name for `provider`: Equinix keeps the plain names (metrics and logs as before). */
+function loopName(base: string, provider: Provider): string {
+  return provider === Provider.Equinix ? base : `${base}-${provider.toLowerCase()}`;
+}
+
 export function startControlPlane(options: ControlPlaneOptions): ControlPlane {
-  const { bmdb, client, registry, logger } = options;
+  const { bmdb, registry, logger } = options;
+  if (options.providers.length === 0) throw new RangeError("Cannot start the control plane: no provider given");
+  const names = new Set(options.providers.map((p) => p.provider.provider));
+  if (names.size < options.providers.length) {
+    throw new RangeError("Cannot start the control plane: a provider is given twice");
+  }
   const limiter = options.dbLimiter ?? new TokenBucket({ intervalMs: 250, burst: 8 });
+  const creationLimiter = options.provisioner.creationLimiter ?? new TokenBucket({ intervalMs: 2000, burst: 5 });
   const metrics = loopMetrics(registry);
-  const provisioner = new Provisioner(bmdb, client, {
-    ...options.provisioner,
-    creationLimiter: options.provisioner.creationLimiter ?? new TokenBucket({ intervalMs: 2000, burst: 5 }),
-    registry,
-    logger,
-  });
-  const updater = new Updater(bmdb, client, { ...options.updater, registry, logger });
-  const starter = options.starter;
-  const initializer = starter && new LoopRunner(
-    bmdb,
-    new Initializer({ ...options.initializer, starter, agentUrl: options.agentUrl }),
-    { ...runnerOptions(options.initializer), limiter, metrics, logger },
-  );
-  // Recovery restarts agents through the initializer: without a starter, it would only reboot.
-  const recoverer = starter && new LoopRunner(
-    bmdb,
-    new Recoverer({ ...options.recoverer, client }),
-    { ...runnerOptions(options.recoverer), limiter, metrics, logger },
-  );
-  const janitor = new Janitor(bmdb, { ...options.janitor, registry, logger });
-  const publisher = options.reservations &&
-    new ReservationsPublisher(client, options.reservations.store, { ...options.reservations, logger });
+  const loops: [string, { run(signal: AbortSignal): Promise<void> } | undefined][] = [];
+  const provisioners: Provisioner[] = [];
+  for (const setup of options.providers) {
+    const { provider, starter, nudge } = setup;
+    const name = (base: string) => loopName(base, provider.provider);
+    const provisioner = new Provisioner(bmdb, provider, {
+      ...options.provisioner,
+      ...(setup.provisionerIntervalMs !== undefined ? { intervalMs: setup.provisionerIntervalMs } : {}),
+      creationLimiter,
+      nudge,
+      registry,
+      logger,
+    });
+    provisioners.push(provisioner);
+    const updater = new Updater(bmdb, provider, {
+      ...options.updater,
+      ...(setup.updaterIntervalMs !== undefined ? { intervalMs: setup.updaterIntervalMs } : {}),
+      nudge,
+      registry,
+      logger,
+    });
+    loops.push([name("provisioner"), provisioner], [name("updater"), updater]);
+    if (!starter) continue;
+    loops.push([
+      name("initializer"),
+      new LoopRunner(
+        bmdb,
+        new Initializer({
+          ...options.initializer,
+          starter,
+          agentUrl: options.agentUrl,
+          provider: provider.provider,
+          name: name("initializer"),
+        }),
+        { ...runnerOptions(options.initializer), limiter, metrics, logger },
+      ),
+    ]);
+    // Recovery restarts agents through the initializer: without a starter, it would only reboot.
+    loops.push([
+      name("recoverer"),
+      new LoopRunner(
+        bmdb,
+        new Recoverer({ ...options.recoverer, provider, name: name("recoverer") }),
+        { ...runnerOptions(options.recoverer), limiter, metrics, logger },
+      ),
+    ]);
+  }
+  loops.push(["janitor", new Janitor(bmdb, { ...options.janitor, registry, logger })]);
+  if (options.reservations) {
+    loops.push([
+      "reservations publisher",
+      new ReservationsPublisher(options.reservations.client, options.reservations.store, {
+        ...options.reservations,
+        logger,
+      }),
+    ]);
+  }
 
   const stopping = new AbortController();
-  const loops: [string, Promise<void> | undefined][] = [
-    ["provisioner", provisioner.run(stopping.signal)],
-    ["updater", updater.run(stopping.signal)],
-    ["initializer", initializer?.run(stopping.signal)],
-    ["recoverer", recoverer?.run(stopping.signal)],
-    ["janitor", janitor.run(stopping.signal)],
-    ["reservations publisher", publisher?.run(stopping.signal)],
-  ];
   // Which loops have not stopped yet: a shutdown that runs out of time names them.
   const stillRunning = new Set<string>();
-  const running = Promise.all(loops.map(async ([name, run]) => {
-    if (!run) return;
+  const running = Promise.all(loops.map(async ([name, loop]) => {
+    if (!loop) return;
     stillRunning.add(name);
     try {
-      await run;
+      await loop.run(stopping.signal);
     } finally {
       stillRunning.delete(name);
       if (stopping.signal.aborted) logger.debug("loop stopped", { loop: name });
@@ -120,8 +176,8 @@ export function startControlPlane(options: ControlPlaneOptions): ControlPlane {
   }));
   let stopped: Promise<void> | undefined;
   return {
-    provisioner,
-    updater,
+    provisioner: provisioners.find((p) => p.provider.creation) ?? provisioners[0],
+    provisioners,
     running: () => [...stillRunning],
     stop: () =>
       stopped ??= (async () => {

@@ -8,11 +8,16 @@
  * @module
  */
 import { type Backoff, type MachineProvided, Process, Provider, type Queries } from "../bmdb/mod.ts";
+
 import type { AgentStarter } from "./agent_starter.ts";
 import type { Commit, ControlLoop } from "./runner.ts";
 
 export interface InitializerOptions {
   starter: AgentStarter;
+  /** Whose machines it starts agents on. @default Provider.Equinix */
+  provider?: Provider;
+  /** The loop's name in logs and metrics. @default "initializer" */
+  name?: string;
   /** The Drover server's base URL as machines reach it (the agent API is under it). */
   agentUrl: string;
   /** Seconds between the agent's heartbeats. @default 5 */
@@ -22,10 +27,11 @@ export interface InitializerOptions {
 }
 
 export class Initializer implements ControlLoop<MachineProvided> {
-  readonly name = "initializer";
+  readonly name: string;
   readonly process = Process.ShepherdAgentStart;
   readonly backoff: Backoff;
   readonly #starter: AgentStarter;
+  readonly #provider: Provider;
   readonly #agentUrl: string;
   readonly #heartbeatIntervalSeconds: number;
 
@@ -41,13 +47,15 @@ export class Initializer implements ControlLoop<MachineProvided> {
       );
     }
     this.#starter = options.starter;
+    this.#provider = options.provider ?? Provider.Equinix;
+    this.name = options.name ?? "initializer";
     this.#agentUrl = options.agentUrl.replace(/\/+$/, "");
     this.#heartbeatIntervalSeconds = interval;
     this.backoff = options.backoff ?? { initialSeconds: 30, maximumSeconds: 600, exponent: 2 };
   }
 
   retrieve(q: Queries) {
-    return q.getMachinesForAgentStart({ provider: Provider.Equinix, limit: 1 });
+    return q.getMachinesForAgentStart({ provider: this.#provider, limit: 1 });
   }
 
   async processMachine(machine: MachineProvided, signal: AbortSignal): Promise<Commit> {
@@ -58,10 +66,13 @@ export class Initializer implements ControlLoop<MachineProvided> {
     }, signal);
     const agentStartedAt = new Date();
     const { machineId } = machine;
+    const { sshHostKey } = started;
     // A heartbeat left from an earlier agent would count for this one.
     return (q) => [
       q.machineSetAgentStarted({ machineId, agentStartedAt, agentPublicKey: started.agentPublicKey }),
       q.machineDeleteAgentHeartbeat({ machineId }),
+      // Trust on first use: the key this first connection met is the machine's from now on.
+      ...(sshHostKey ? [q.machineSetSshHostKey({ machineId, sshHostKey })] : []),
     ];
   }
 }

@@ -8,13 +8,17 @@
  * @module
  */
 import type { Logger, MachineProvided } from "../bmdb/mod.ts";
-import { InProcessAgents, simulatedHardwareReport, type TakeoverInit } from "../agent/mod.ts";
-import type { SimulatedFleet } from "../equinix/simulator/mod.ts";
+import { type AgentHost, InProcessAgents, simulatedHardwareReport, type TakeoverInit } from "../agent/mod.ts";
 import type { AgentStarter, StartedAgent } from "./agent_starter.ts";
 
+/** Simulated machines by provider id: the Metal simulator's fleet, or the Redfish simulator's systems. */
+export interface SimulatedHosts {
+  machine(providerId: string): (AgentHost & { readonly running: boolean }) | undefined;
+}
+
 export interface SimulatedAgentStarterOptions {
-  /** The simulator's fleet (in-process). */
-  fleet: SimulatedFleet;
+  /** The simulated machines (in-process). */
+  fleet: SimulatedHosts;
   logger: Logger;
   /** How agents reach the server. @default globalThis.fetch */
   fetch?: typeof globalThis.fetch;
@@ -36,8 +40,8 @@ export class SimulatedAgentStarter implements AgentStarter {
   async start(machine: MachineProvided, init: TakeoverInit, signal: AbortSignal): Promise<StartedAgent> {
     signal.throwIfAborted();
     const simulated = this.#options.fleet.machine(machine.providerId);
-    if (simulated === undefined) throw new Error(`the simulator has no device ${machine.providerId}`);
-    if (!simulated.running) throw new Error(`simulated machine of device ${machine.providerId} is not running`);
+    if (simulated === undefined) throw new Error(`the simulator has no machine ${machine.providerId}`);
+    if (!simulated.running) throw new Error(`simulated machine ${machine.providerId} is not running`);
     const { logger } = this.#options;
     const fields = { machineId: machine.machineId, providerId: machine.providerId };
     const running = await this.#agents.start(machine.machineId, simulated, init, {

@@ -16,6 +16,7 @@ import { type ConnectConfig, utils } from "ssh2";
 import type { MachineProvided } from "../bmdb/mod.ts";
 import type { TakeoverInit } from "../agent/mod.ts";
 import type { AgentStarter, StartedAgent } from "./agent_starter.ts";
+import { type HostKeyPolicy, hostKeyRefusal, openSshPublicKey } from "./host_keys.ts";
 import {
   AgentOutput,
   AgentStartError,
@@ -37,6 +38,15 @@ export { AgentStartError, type AgentStartStage, shellQuote } from "./ssh_session
  * handshake with OpenSSH 9.2 (its EXT_INFO after NEWKEYS is never handled).
  */
 export type HostKeyVerifier = (hostKey: Uint8Array, host: string) => boolean;
+
+/** Where one machine is reached: its login, host and port (and, where it differs, where the agent goes). */
+export interface SshTarget {
+  username: string;
+  host: string;
+  port: number;
+  /** Overrides the starter's `remotePath` for this machine. */
+  remotePath?: string;
+}
 
 export interface SshAgentStarterOptions {
   /** The client key, in OpenSSH format, unencrypted. */
@@ -64,6 +74,18 @@ export interface SshAgentStarterOptions {
   maxReplyBytes?: number;
   /** @default accept any host key (see the constructor) */
   hostVerifier?: HostKeyVerifier;
+  /**
+   * Where a machine is reached, per machine (an inventory names each one's
+   * login and port). @default `username`@the machine's IP address:`port`
+   */
+  target?: (machine: MachineProvided) => SshTarget;
+  /**
+   * How a machine's host key is checked, per machine (read before each
+   * dial: a pinned key, or the one recorded on first use). A refusal fails
+   * the dial with a cause that says which key was presented and which was
+   * expected. @default any key
+   */
+  hostKeys?: (machine: MachineProvided, signal: AbortSignal) => Promise<HostKeyPolicy>;
 }
 
 /** `deno run --allow-all --no-config '<remotePath>'` for a .js file, else the (executable) file itself. */
@@ -81,12 +103,14 @@ export class SshAgentStarter implements AgentStarter {
   readonly #username: string;
   readonly #port: number;
   readonly #remotePath: string;
-  readonly #command: string;
+  readonly #command: (remotePath: string) => string;
   readonly #connectTimeoutMs: number;
   readonly #uploadTimeoutMs: number;
   readonly #runTimeoutMs: number;
   readonly #maxReplyBytes: number;
   readonly #hostVerifier: HostKeyVerifier;
+  readonly #target: ((machine: MachineProvided) => SshTarget) | undefined;
+  readonly #hostKeys: ((machine: MachineProvided, signal: AbortSignal) => Promise<HostKeyPolicy>) | undefined;
   #agent: Promise<Buffer> | undefined;
 
   /** @throws {TypeError | RangeError} naming the option and its bad value. */
@@ -98,7 +122,8 @@ export class SshAgentStarter implements AgentStarter {
     this.#remotePath = checkText("remotePath", options.remotePath ?? "drover-agent.js", /^[^\0\n]*[^\0\n/]$/);
     const command = options.command ?? defaultAgentCommand;
     if (typeof command !== "function") fail(TypeError, "command must be a function", command);
-    this.#command = checkText("command(remotePath)", command(this.#remotePath));
+    checkText("command(remotePath)", command(this.#remotePath));
+    this.#command = command;
     this.#connectTimeoutMs = checkInteger("connectTimeoutMs", options.connectTimeoutMs ?? 10_000, 1);
     this.#uploadTimeoutMs = checkInteger("uploadTimeoutMs", options.uploadTimeoutMs ?? 60_000, 1);
     this.#runTimeoutMs = checkInteger("runTimeoutMs", options.runTimeoutMs ?? 30_000, 1);
@@ -109,6 +134,8 @@ export class SshAgentStarter implements AgentStarter {
     // A freshly provisioned bare-metal machine makes its host key on first
     // boot, so there is nothing to check it against: accept any by default.
     this.#hostVerifier = options.hostVerifier ?? (() => true);
+    this.#target = options.target;
+    this.#hostKeys = options.hostKeys;
   }
 
   /**
@@ -118,28 +145,39 @@ export class SshAgentStarter implements AgentStarter {
    */
   async start(machine: MachineProvided, init: TakeoverInit, signal: AbortSignal): Promise<StartedAgent> {
     signal.throwIfAborted();
-    const host = machine.providerIpAddress;
-    if (host === null) {
+    const where = this.#target?.(machine) ??
+      { username: this.#username, host: machine.providerIpAddress ?? "", port: this.#port };
+    const { host, port, username } = where;
+    if (host === "") {
       throw new AgentStartError(
         "dial",
-        `${this.#username}@?:${this.#port}`,
+        `${username}@?:${port}`,
         `machine ${machine.machineId} has no IP address recorded`,
       );
     }
-    const target = `${this.#username}@${host.includes(":") ? `[${host}]` : host}:${this.#port}`;
+    const target = `${username}@${host.includes(":") ? `[${host}]` : host}:${port}`;
     const agent = await this.#readAgent(target);
+    const policy: HostKeyPolicy = await this.#hostKeys?.(machine, signal) ?? { kind: "any" };
     signal.throwIfAborted();
 
     const call = new SshCall(target, signal);
+    const seen: { key?: string; refusal?: string } = {};
     let done = false;
     try {
-      await call.step("dial", this.#connectTimeoutMs, () => call.dial(this.#connectConfig(host)));
-      await call.step("upload", this.#uploadTimeoutMs, () => upload(call.client, this.#remotePath, agent));
+      try {
+        await call.step("dial", this.#connectTimeoutMs, () => call.dial(this.#connectConfig(where, policy, seen)));
+      } catch (error) {
+        // ssh2 reports a refused key only as "verification failed": say which key and why.
+        if (seen.refusal && !signal.aborted) throw new AgentStartError("dial", target, seen.refusal);
+        throw error;
+      }
+      const remotePath = where.remotePath ?? this.#remotePath;
+      await call.step("upload", this.#uploadTimeoutMs, () => upload(call.client, remotePath, agent));
       const output = new AgentOutput(target, this.#maxReplyBytes);
       const exit = await call.step(
         "run",
         this.#runTimeoutMs,
-        (stepDone) => runAgent(call.client, this.#command, `${JSON.stringify(init)}\n`, output, stepDone),
+        (stepDone) => runAgent(call.client, this.#command(remotePath), `${JSON.stringify(init)}\n`, output, stepDone),
         (ms) => output.describeTimeout(ms),
       );
       if (exit.status !== 0) {
@@ -150,7 +188,9 @@ export class SshAgentStarter implements AgentStarter {
       }
       const agentPublicKey = parseReply(target, output.stdout());
       done = true;
-      return { agentPublicKey };
+      // Trust on first use: the key met now is recorded with the agent.
+      const firstUse = policy.kind === "firstUse" && policy.recorded === null;
+      return firstUse && seen.key ? { agentPublicKey, sshHostKey: seen.key } : { agentPublicKey };
     } finally {
       await call.close(done);
     }
@@ -167,18 +207,24 @@ export class SshAgentStarter implements AgentStarter {
     }
   }
 
-  #connectConfig(host: string): ConnectConfig {
+  #connectConfig(
+    { host, port, username }: SshTarget,
+    policy: HostKeyPolicy,
+    seen: { key?: string; refusal?: string },
+  ): ConnectConfig {
     const verify = this.#hostVerifier;
     return {
       host,
-      port: this.#port,
-      username: this.#username,
+      port,
+      username,
       privateKey: this.#privateKey,
       // SshCall's own deadline covers the handshake, TCP connect included.
       readyTimeout: 0,
       hostVerifier: (key: Buffer) => {
         try {
-          return verify(new Uint8Array(key), host) === true;
+          seen.key = openSshPublicKey(key);
+          seen.refusal = hostKeyRefusal(policy, seen.key);
+          return seen.refusal === undefined && verify(new Uint8Array(key), host) === true;
         } catch {
           return false;
         }

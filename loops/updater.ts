@@ -1,38 +1,40 @@
 /**
- * The updater: copies what the provider reports of each device (status,
- * public IPv4, metro, reservation) into the BMDB's `machine_provided`, page by
- * page, so neither side's fleet is ever loaded at once: one statement per
- * page, writing only the machines where something changed (an idle sweep
- * writes nothing). Machines whose device the sweep did not see are marked
- * Missing (the provisioner decides what a missing device means; the
- * dashboard shows it), but only those recorded before the sweep's listing
- * began: a device created while the listing ran may sit on a page already
- * read.
+ * The updater: copies what a provider reports of each machine into the
+ * BMDB's `machine_provided` (Equinix: status, public IPv4, metro,
+ * reservation; an inventory: its entries and their BMCs' power state and
+ * health, Unknown with the cause when a BMC cannot be read), page by page,
+ * so neither side's fleet is ever loaded at once: one statement per page,
+ * writing only the machines where something changed (an idle sweep writes
+ * nothing). Machines the sweep did not see are marked Missing (the
+ * provisioner decides what a missing device means; the dashboard shows it),
+ * but only those recorded before the sweep's listing began: a device created
+ * while the listing ran may sit on a page already read.
  *
- * Devices the BMDB does not know are not touched here (the provisioner adopts
- * managed ones). Every replica may run it: the writes are idempotent.
+ * Machines the BMDB does not know are not touched here (the provisioner
+ * adopts them). Every replica may run it: the writes are idempotent.
  *
  * @module
  */
 import type { Registry } from "prom-client";
-import { type Bmdb, type Logger, Provider, ProviderStatus, type Session } from "../bmdb/mod.ts";
-import type { Device, EquinixClient } from "../equinix/mod.ts";
-import { providedFields } from "./provider_view.ts";
+import { type Bmdb, type Logger, type ProvidedDevice, ProviderStatus, type Session } from "../bmdb/mod.ts";
 import { counterOn } from "./metrics.ts";
-import { runEvery } from "./schedule.ts";
+import type { MachineProvider } from "./provider.ts";
+import { type Nudge, runEvery } from "./schedule.ts";
 
 export interface UpdaterOptions {
   /** Time between sweeps. @default 60_000 */
   intervalMs?: number;
   /** BMDB machines read per page when looking for missing devices. @default 1000 */
   pageSize?: number;
+  /** Sweeps at once when nudged (an inventory that changed), besides every interval. */
+  nudge?: Nudge;
   registry: Registry;
   logger: Logger;
 }
 
 /** What one sweep did. */
 export interface UpdaterPass {
-  /** Devices the provider listed. */
+  /** Machines the provider reported. */
   devices: number;
   /** Machines whose status, address, metro or reservation changed and was written. */
   written: number;
@@ -67,18 +69,20 @@ function metricsOn(registry: Registry) {
 
 export class Updater {
   readonly #bmdb: Bmdb;
-  readonly #client: EquinixClient;
+  readonly #provider: MachineProvider;
   readonly #intervalMs: number;
+  readonly #nudge: Nudge | undefined;
   readonly #pageSize: number;
   readonly #logger: Logger;
   readonly #metrics: ReturnType<typeof metricsOn>;
   /** Kept from pass to pass (one session per pass would churn sessions every interval); replaced when it expires. */
   #session: Session | undefined;
 
-  constructor(bmdb: Bmdb, client: EquinixClient, options: UpdaterOptions) {
+  constructor(bmdb: Bmdb, provider: MachineProvider, options: UpdaterOptions) {
     this.#bmdb = bmdb;
-    this.#client = client;
+    this.#provider = provider;
     this.#intervalMs = options.intervalMs ?? 60_000;
+    this.#nudge = options.nudge;
     this.#pageSize = options.pageSize ?? 1000;
     if (!Number.isInteger(this.#pageSize) || this.#pageSize < 1 || this.#pageSize > 10_000) {
       throw new RangeError(`Cannot run the updater: pageSize must be in 1..10000: current value is ${this.#pageSize}`);
@@ -88,9 +92,9 @@ export class Updater {
   }
 
   /**
-   * One sweep over the provider's devices, then over the BMDB's machines for
-   * missing ones. One statement per page of devices (writing only machines
-   * that changed) and one per page of machines with devices gone.
+   * One sweep over the provider's machines, then over the BMDB's machines for
+   * missing ones. One statement per page of reports (writing only machines
+   * that changed) and one per page of machines gone.
    */
   async pass(signal?: AbortSignal): Promise<UpdaterPass> {
     const session = await this.#liveSession();
@@ -101,8 +105,8 @@ export class Updater {
     const seen = new Set<string>();
     let devices = 0;
     let written = 0;
-    await this.#client.forEachDevicePage(async (page) => {
-      for (const device of page) seen.add(device.id);
+    await this.#provider.statuses.forEachPage(async (page) => {
+      for (const device of page) seen.add(device.providerId);
       devices += page.length;
       written += await this.#copyPage(session, page);
     }, { signal });
@@ -121,11 +125,12 @@ export class Updater {
     return this.#session ??= await this.#bmdb.startSession();
   }
 
-  /** Writes what changed of a page of devices; returns how many machines changed. */
-  async #copyPage(session: Session, page: Device[]): Promise<number> {
+  /** Writes what changed of a page of reports; returns how many machines changed. */
+  async #copyPage(session: Session, page: ProvidedDevice[]): Promise<number> {
     if (page.length === 0) return 0;
+    const { provider, statuses } = this.#provider;
     const changed = await session.transact((q) =>
-      q.machinesUpdateProviderStatus({ provider: Provider.Equinix, devices: page.map(providedFields) })
+      q.machinesUpdateProviderStatus({ provider, devices: page, exact: statuses.exact })
     );
     return changed.length;
   }
@@ -139,7 +144,7 @@ export class Updater {
     let after: string | undefined;
     for (;;) {
       const page = await this.#bmdb.read((q) =>
-        q.getProvidedMachines({ provider: Provider.Equinix, limit: this.#pageSize, ...(after ? { after } : {}) })
+        q.getProvidedMachines({ provider: this.#provider.provider, limit: this.#pageSize, ...(after ? { after } : {}) })
       );
       const gone = page.filter((m) =>
         !seen.has(m.providerId) && m.providerStatus !== ProviderStatus.Missing &&
@@ -148,7 +153,7 @@ export class Updater {
       if (gone.length > 0) {
         const marked = await session.transact((q) =>
           q.machinesMarkMissing({
-            provider: Provider.Equinix,
+            provider: this.#provider.provider,
             providerIds: gone.map((m) => m.providerId),
             recordedBefore: listingBegan,
           })
@@ -168,8 +173,8 @@ export class Updater {
     try {
       await runEvery(this.#intervalMs, signal, (s) => this.pass(s), (error) => {
         this.#metrics.errors.inc();
-        this.#logger.warn("updater sweep failed; retrying at the next", { error });
-      });
+        this.#logger.warn("updater sweep failed; retrying at the next", { provider: this.#provider.provider, error });
+      }, this.#nudge);
     } finally {
       await this.#session?.close();
       this.#session = undefined;

@@ -37,7 +37,7 @@ export interface AdminApiOptions {
 
 type Env = { Variables: AuthVariables };
 
-const FILTER_KEYS = ["q", "tag", "process", "providerStatus", "inBackoff", "hasWork"] as const;
+const FILTER_KEYS = ["q", "tag", "provider", "process", "providerStatus", "inBackoff", "hasWork"] as const;
 
 /** A machine filter from query parameters (strings), checked by the BMDB when used. */
 function filterFromQuery(query: Record<string, string>): MachineFilter {
@@ -61,6 +61,7 @@ const processSchema = z.enum(PROCESSES as [Process, ...Process[]], {
 const filterSchema = z.strictObject({
   q: z.string().optional(),
   tag: z.string().optional(),
+  provider: z.string().optional(),
   process: z.string().optional(),
   providerStatus: z.string().optional(),
   inBackoff: z.boolean().optional(),

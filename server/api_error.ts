@@ -8,7 +8,7 @@
 import type { Context } from "hono";
 import { InvalidArgumentError, MachineNotFoundError, WorkNotFoundError } from "../bmdb/mod.ts";
 
-export type ApiErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422;
+export type ApiErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 502;
 
 export class ApiError extends Error {
   constructor(readonly status: ApiErrorStatus, message: string, readonly field?: string) {

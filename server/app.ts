@@ -8,9 +8,11 @@
 import { Hono } from "hono";
 import type { Registry } from "prom-client";
 import type { Bmdb, Logger, RecoveryTimeouts } from "../bmdb/mod.ts";
+import type { PowerActions } from "../loops/mod.ts";
 import { AGENT_API_PREFIX } from "../agent/mod.ts";
 import { agentApi, type AgentApiOptions } from "./agent_api.ts";
 import { adminApi } from "./admin_api.ts";
+import { ownedApi } from "./owned_api.ts";
 import { answerError } from "./api_error.ts";
 import { type AccessOptions, type AuthVariables, hasAccess, logIn, loginPage, logOut, requireAccess } from "./auth.ts";
 import type { EventHub } from "./event_hub.ts";
@@ -23,6 +25,8 @@ export interface AdminOptions {
   bulkLimit?: number;
   /** The dashboard's routes (`uiRoutes` of the built UI); without it, `/` says the dashboard is not built. */
   ui?: Hono;
+  /** Operators' power actions (machines you own, with a BMC). */
+  power?: PowerActions;
 }
 
 export interface ServerAppOptions {
@@ -74,6 +78,7 @@ export function serverApp(options: ServerAppOptions): Hono {
       "/api/v1",
       adminApi({ bmdb, hub: admin.hub, recoveryTimeouts: admin.recoveryTimeouts, bulkLimit: admin.bulkLimit }),
     );
+    app.route("/api/v1", ownedApi({ bmdb, hub: admin.hub, power: admin.power }));
     app.all("/api/*", (c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
 
     // Pages: `?token=` logs in and comes back without it; no access, a login page.

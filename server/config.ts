@@ -41,6 +41,41 @@ export const SETTINGS = [
     default: "2s",
     help: "least time between two Metal API requests (the API's rate limit)",
   },
+  {
+    env: "DROVER_INVENTORY",
+    flag: "inventory",
+    help: "YAML (or JSON) file of machines you own (re-read when it changes, and on SIGHUP)",
+  },
+  {
+    env: "DROVER_BMC_CREDENTIALS",
+    flag: "bmc-credentials",
+    help: "YAML file of BMC credentials, name: { username, password } (mode 0600)",
+  },
+  {
+    env: "DROVER_BMC_CONCURRENCY",
+    flag: "bmc-concurrency",
+    default: "64",
+    help: "Redfish requests in flight over all BMCs (one per BMC at most)",
+  },
+  {
+    env: "DROVER_BMC_TIMEOUT",
+    flag: "bmc-timeout",
+    default: "30s",
+    help: "a Redfish request without a reply this long fails",
+  },
+  {
+    env: "DROVER_BMC_GRACEFUL_TIMEOUT",
+    flag: "bmc-graceful-timeout",
+    default: "2m",
+    help: "a graceful shutdown or restart not seen this long is forced",
+  },
+  {
+    env: "DROVER_SIM_OWNED_FLEET",
+    flag: "sim-owned-fleet",
+    default: "0",
+    help:
+      "demo: this many simulated machines you own (Redfish BMC simulator in-process) instead of the Metal simulator",
+  },
   { env: "DROVER_SSH_KEY", flag: "ssh-key", help: "file with the SSH private key for agent start" },
   { env: "DROVER_AGENT_PATH", flag: "agent-path", help: "the agent file to upload (deno task build:agent)" },
   {
@@ -127,6 +162,11 @@ export interface Config {
   etcdEndpoints?: string[];
   equinix?: { apiUrl: string; apiToken: string; projectId: string; apiRateMs: number; requestTimeoutMs: number };
   ssh?: { keyPath: string; agentPath: string };
+  /** Machines you own. */
+  inventory?: { path: string; credentialsPath?: string };
+  bmc: { concurrency: number; requestTimeoutMs: number; gracefulTimeoutMs: number };
+  /** Demo: simulated machines you own in-process (0: off). */
+  simOwnedFleet: number;
   /** Start agents through the standalone simulator at `equinix.apiUrl`. */
   simAgents: boolean;
   agentUrl: string;
@@ -158,8 +198,9 @@ export function usage(): string {
   return `Usage: deno task start [flags]
 
 Drover: a bare-metal fleet control plane. With nothing set it runs embedded: PGlite under the data dir, the
-Metal API simulator and simulated agents in-process, and prints a login URL. Each flag may be given as its
-environment variable instead; a flag wins.
+Metal API simulator and simulated agents in-process, and prints a login URL. Machines you own come from
+--inventory (their BMCs over Redfish, their OS over SSH). Each flag may be given as its environment variable
+instead; a flag wins.
 
   flag                        variable                        meaning
 ${lines.join("\n")}
@@ -228,6 +269,12 @@ const schema = z.object({
   EQUINIX_API_URL: url(["http:", "https:"]).optional(),
   EQUINIX_API_TOKEN: z.string().min(1).optional(),
   EQUINIX_PROJECT_ID: z.uuid("must be a UUID").optional(),
+  DROVER_INVENTORY: z.string().min(1).optional(),
+  DROVER_BMC_CREDENTIALS: z.string().min(1).optional(),
+  DROVER_BMC_CONCURRENCY: integer(1, 10_000),
+  DROVER_BMC_TIMEOUT: duration(100, "100ms"),
+  DROVER_BMC_GRACEFUL_TIMEOUT: duration(0, "0s"),
+  DROVER_SIM_OWNED_FLEET: integer(0, 10_000),
   DROVER_SSH_KEY: z.string().min(1).optional(),
   DROVER_AGENT_PATH: z.string().min(1).optional(),
   DROVER_SIM_AGENTS: z.enum(["true", "false"], "must be true or false").transform((v) => v === "true"),
@@ -291,10 +338,17 @@ export function readConfig(env: Record<string, string | undefined>, args: string
   if ((c.DROVER_SSH_KEY === undefined) !== (c.DROVER_AGENT_PATH === undefined)) {
     problems.push("DROVER_SSH_KEY and DROVER_AGENT_PATH go together: set both or neither");
   }
-  if (c.DROVER_SSH_KEY !== undefined && c.EQUINIX_API_URL === undefined) {
+  if (c.DROVER_SSH_KEY !== undefined && c.EQUINIX_API_URL === undefined && c.DROVER_INVENTORY === undefined) {
     problems.push(
-      "DROVER_SSH_KEY needs a real provider (EQUINIX_API_URL): the in-process simulator's machines run simulated agents",
+      "DROVER_SSH_KEY needs a real provider (EQUINIX_API_URL or DROVER_INVENTORY): " +
+        "the in-process simulators' machines run simulated agents",
     );
+  }
+  if (c.DROVER_BMC_CREDENTIALS !== undefined && c.DROVER_INVENTORY === undefined) {
+    problems.push("DROVER_BMC_CREDENTIALS needs DROVER_INVENTORY: the credentials are for its machines' BMCs");
+  }
+  if (c.DROVER_SIM_OWNED_FLEET > 0 && c.DROVER_INVENTORY !== undefined) {
+    problems.push("DROVER_SIM_OWNED_FLEET and DROVER_INVENTORY exclude each other: the demo brings its own inventory");
   }
   if (c.DROVER_SIM_AGENTS && c.EQUINIX_API_URL === undefined) {
     problems.push(
@@ -328,6 +382,15 @@ export function readConfig(env: Record<string, string | undefined>, args: string
       }
       : undefined,
     ssh: c.DROVER_SSH_KEY ? { keyPath: c.DROVER_SSH_KEY, agentPath: c.DROVER_AGENT_PATH! } : undefined,
+    inventory: c.DROVER_INVENTORY
+      ? { path: c.DROVER_INVENTORY, ...(c.DROVER_BMC_CREDENTIALS ? { credentialsPath: c.DROVER_BMC_CREDENTIALS } : {}) }
+      : undefined,
+    bmc: {
+      concurrency: c.DROVER_BMC_CONCURRENCY,
+      requestTimeoutMs: c.DROVER_BMC_TIMEOUT,
+      gracefulTimeoutMs: c.DROVER_BMC_GRACEFUL_TIMEOUT,
+    },
+    simOwnedFleet: c.DROVER_SIM_OWNED_FLEET,
     simAgents: c.DROVER_SIM_AGENTS,
     agentUrl: c.DROVER_AGENT_URL ?? `http://${reachable}:${c.DROVER_LISTEN.port}`,
     maxDevices: c.DROVER_MAX_DEVICES,

@@ -22,6 +22,8 @@ export async function openLiveFeed(
   sources: {
     reservations: Value<readonly ReservationView[]>;
     provisioner: Value<ProvisionerStatus | null>;
+    /** The inventory of machines you own, when there is one. */
+    inventory?: Value<unknown>;
     hub?: EventHubOptions;
     /** Shortest time between two re-reads of one feed topic. @default 100 */
     minRefreshIntervalMs?: number;
@@ -41,6 +43,7 @@ export async function openLiveFeed(
     backoffs: values.backoffs,
     reservations: sources.reservations,
     provisioner: sources.provisioner,
+    ...(sources.inventory ? { inventory: sources.inventory } : {}),
   }, sources.hub);
   let closed: Promise<void> | undefined;
   return {

@@ -18,20 +18,16 @@ import { Etcd3 } from "etcd3";
 import type { Hono } from "hono";
 import { Registry } from "prom-client";
 import { type Bmdb, type Logger, openBmdb } from "../bmdb/mod.ts";
-import { EquinixClient } from "../equinix/mod.ts";
-import { type Simulator, startSimulator } from "../equinix/simulator/mod.ts";
 import { MemoryValue, type Value } from "../event/mod.ts";
+import { loadInventory } from "../inventory/mod.ts";
 import {
-  type AgentStarter,
   type ControlPlane,
   etcdReservationStore,
   followEtcdReservations,
   memoryReservationStore,
+  PowerActions,
   type ReservationStore,
   type ReservationView,
-  SimulatedAgentStarter,
-  SimulatorAgentStarter,
-  SshAgentStarter,
   startControlPlane,
   TokenBucket,
 } from "../loops/mod.ts";
@@ -40,6 +36,8 @@ import { claimDataDir, type DataDir } from "./data_dir.ts";
 import { openLiveFeed } from "./live_feed.ts";
 import { listen, type RunningServer } from "./listen.ts";
 import { serverApp } from "./app.ts";
+import { startProviders } from "./providers.ts";
+import { Teardown } from "./teardown.ts";
 
 export interface Service {
   /** The server's base URL. */
@@ -48,6 +46,8 @@ export interface Service {
   readonly loginUrl: string;
   /** What runs where, for the start banner. */
   readonly parts: Record<string, string>;
+  /** SIGHUP: re-reads the inventory file (its problems are logged and shown; the last good one keeps running). */
+  reload(): Promise<void>;
   stop(): Promise<void>;
   /** During `stop()`: what has not stopped yet, e.g. "control loops (updater)", for a shutdown that runs out of time. */
   stopping(): string | undefined;
@@ -59,37 +59,15 @@ export interface ServiceOptions {
   ui?: Promise<Hono | undefined>;
 }
 
-/** Stops what has started, newest first, whatever fails. */
-class Teardown {
-  readonly #steps: { name: string; run: () => unknown }[] = [];
-  /** The step running now, if any. */
-  current: string | undefined;
-  constructor(private readonly logger: Logger) {}
-
-  add(name: string, run: () => unknown): void {
-    this.#steps.push({ name, run });
-  }
-
-  async run(): Promise<void> {
-    for (const step of this.#steps.splice(0).reverse()) {
-      const started = performance.now();
-      this.current = step.name;
-      try {
-        await step.run();
-        this.logger.debug("stopped", { step: step.name, ms: Math.round(performance.now() - started) });
-      } catch (error) {
-        this.logger.warn("shutdown step failed", { step: step.name, error });
-      }
-    }
-    this.current = undefined;
-  }
-}
-
 export async function startService(config: Config, options: ServiceOptions): Promise<Service> {
   const { logger } = options;
   const teardown = new Teardown(logger);
   const parts: Record<string, string> = {};
   try {
+    // An inventory with problems stops the start before anything is touched (the watcher loads it again below).
+    if (config.inventory) {
+      await loadInventory({ inventoryPath: config.inventory.path, credentialsPath: config.inventory.credentialsPath });
+    }
     // The data dir holds PGlite and the generated token: one Drover at a time. With
     // PostgreSQL, the database is reached first, so a bad DATABASE_URL touches nothing.
     let dataDir: DataDir | undefined;
@@ -108,37 +86,9 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     parts.database = bmdb.target;
     const adminToken = config.adminToken ?? await (dataDir ?? await claimDir()).adminToken();
 
-    // One registry for everything /metrics shows: the provider client, the loops, the server.
+    // One registry for everything /metrics shows: the provider clients, the loops, the server.
     const registry = new Registry();
-    let sim: Simulator | undefined;
-    let client: EquinixClient;
-    if (config.equinix) {
-      client = new EquinixClient({
-        baseUrl: config.equinix.apiUrl,
-        token: config.equinix.apiToken,
-        projectId: config.equinix.projectId,
-        apiRate: config.equinix.apiRateMs,
-        requestTimeoutMs: config.equinix.requestTimeoutMs,
-        registry,
-      });
-      parts.provider = `Equinix Metal API at ${config.equinix.apiUrl}, project ${config.equinix.projectId}`;
-    } else {
-      // Quicker than the simulator's default clock, so a newcomer sees the fleet come up in seconds.
-      sim = await startSimulator({
-        reservations: config.simReservations,
-        timing: { queuedMs: 100, provisioningMs: 600 },
-      });
-      teardown.add("simulator", () => sim!.close());
-      client = new EquinixClient({
-        baseUrl: sim.url,
-        token: sim.token,
-        projectId: sim.projectId,
-        apiRate: 0,
-        registry,
-      });
-      parts.provider = `Metal API simulator in-process at ${sim.url} (${config.simReservations} reservations)`;
-    }
-    teardown.add("provider client", () => client.close());
+    const providers = await startProviders(config, { bmdb, registry, logger, teardown, parts });
 
     const stopping = new AbortController();
     let reservationStore: ReservationStore;
@@ -163,31 +113,11 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       parts.eventValues = "in memory";
     }
 
-    let starter: (AgentStarter & { close?(): Promise<void> }) | undefined;
-    if (config.ssh) {
-      starter = new SshAgentStarter({
-        privateKey: await Deno.readFile(config.ssh.keyPath),
-        agentPath: config.ssh.agentPath,
-      });
-      parts.agents = `started over SSH with ${config.ssh.keyPath}, uploading ${config.ssh.agentPath}`;
-    } else if (config.simAgents && config.equinix) {
-      starter = new SimulatorAgentStarter({ apiUrl: config.equinix.apiUrl, token: config.equinix.apiToken });
-      parts.agents = `simulated, started through the simulator at ${new URL(config.equinix.apiUrl).origin}`;
-    } else if (sim) {
-      const simulated = new SimulatedAgentStarter({ fleet: sim.fleet, logger });
-      teardown.add("simulated agents", () => simulated.close());
-      starter = simulated;
-      parts.agents = "simulated, in-process on the simulator's machines";
-    } else {
-      parts.agents =
-        "not started: set DROVER_SSH_KEY and DROVER_AGENT_PATH, or DROVER_SIM_AGENTS (initializer and recoverer are off)";
-    }
-
-    const embedded = !config.equinix;
+    // No real provider: the in-process simulators, on a quicker clock so a newcomer sees the fleet move.
+    const embedded = !config.equinix && !config.inventory;
     const plane: ControlPlane = startControlPlane({
       bmdb,
-      client,
-      starter,
+      providers: providers.setups,
       agentUrl: config.agentUrl,
       registry,
       logger,
@@ -195,11 +125,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       provisioner: {
         maxDevices: config.maxDevices,
         creationLimiter: new TokenBucket(config.deviceCreationRate),
-        // The simulator provisions in seconds: look again soon, so the fleet fills quickly.
-        intervalMs: config.provisionerIntervalMs ?? (embedded ? 2000 : 30_000),
+        intervalMs: config.provisionerIntervalMs ?? 30_000,
         ...(embedded ? { chunkSize: 8 } : {}),
       },
-      updater: { intervalMs: config.updaterIntervalMs ?? (embedded ? 500 : 60_000) },
+      updater: { intervalMs: config.updaterIntervalMs ?? 60_000 },
       initializer: {
         parallelism: config.initializerParallelism,
         heartbeatIntervalSeconds: config.agentHeartbeatIntervalSeconds,
@@ -207,12 +136,26 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       },
       recoverer: { parallelism: config.recovererParallelism, timeouts: config.recoveryTimeouts },
       janitor: { sessionGraceSeconds: config.janitorGraceSeconds, intervalMs: config.janitorIntervalMs },
-      reservations: { store: reservationStore, ...(embedded ? { intervalMs: 5000 } : {}) },
+      ...(providers.equinix
+        ? {
+          reservations: {
+            store: reservationStore,
+            client: providers.equinix.client,
+            ...(providers.equinix.embedded ? { intervalMs: 5000 } : {}),
+          },
+        }
+        : {}),
     });
 
     teardown.add("control loops", () => plane.stop()); // here, so that a failure below stops them too
+    const power = new PowerActions({ bmdb, providers: providers.setups.map((s) => s.provider), logger });
+    teardown.add("power actions", () => power.close());
 
-    const live = await openLiveFeed(bmdb, { reservations, provisioner: plane.provisioner.status });
+    const live = await openLiveFeed(bmdb, {
+      reservations,
+      provisioner: plane.provisioner.status,
+      ...(providers.inventory ? { inventory: providers.inventory.status } : {}),
+    });
     const ui = await options.ui;
     parts.dashboard = ui ? "served at /" : "not built (see the log)";
     const server: RunningServer = listen(
@@ -225,6 +168,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           hub: live.hub,
           ui,
           recoveryTimeouts: config.recoveryTimeouts,
+          power,
         },
       }),
       config.listen,
@@ -238,6 +182,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       url: server.url,
       loginUrl: `${server.url}/?token=${encodeURIComponent(adminToken)}`,
       parts,
+      reload: () => providers.reload(),
       // The loops first (they stop claiming and release held work), then the rest, newest first.
       stop: () =>
         stopped ??= (async () => {

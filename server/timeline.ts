@@ -30,7 +30,7 @@ export function machineTimeline(machine: MachineDetail, history: readonly Histor
       kind: "work",
       event: h.event,
       process: h.process,
-      detail: h.failedCause,
+      detail: h.failedCause ?? h.detail,
       actor: h.actor,
       sessionId: h.sessionId,
     })

@@ -11,10 +11,13 @@
  */
 import type {
   BackoffList,
+  InventoryView,
   MachineFilter,
   MachinePage,
   MachineView,
   Overview,
+  PowerAction,
+  PowerDescription,
   ReservationList,
   Role,
   SessionList,
@@ -46,7 +49,12 @@ async function errorOf(response: Response): Promise<ApiError> {
   return new ApiError(response.status, `${response.status} ${response.statusText || "error"}`.trim());
 }
 
-async function request<T>(method: "GET" | "POST", path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+async function request<T>(
+  method: "GET" | "POST" | "DELETE",
+  path: string,
+  body?: unknown,
+  signal?: AbortSignal,
+): Promise<T> {
   let response: Response;
   try {
     response = await fetch(`${API_PREFIX}/${path}`, {
@@ -127,6 +135,39 @@ export function retryMachine(
   process?: string,
 ): Promise<{ machineId: string; backoffsCleared: number }> {
   return request("POST", `machines/${encodeURIComponent(machineId)}/retry`, process ? { process } : {});
+}
+
+/**
+ * What a power action would send to the machine's BMC (read from the BMC), for
+ * the confirmation. Admin only; 422 when the machine has no power control.
+ */
+export function describePowerAction(
+  machineId: string,
+  action: PowerAction,
+  signal?: AbortSignal,
+): Promise<PowerDescription> {
+  return request("GET", `machines/${encodeURIComponent(machineId)}/power?action=${action}`, undefined, signal);
+}
+
+/**
+ * Starts a power action (202): it runs as work (process PowerAction) and lands
+ * in history. 409 while other work holds the machine, 422 without power control.
+ */
+export function requestPowerAction(
+  machineId: string,
+  action: PowerAction,
+): Promise<{ machineId: string; action: PowerAction }> {
+  return request("POST", `machines/${encodeURIComponent(machineId)}/power`, { action });
+}
+
+/** Forgets the SSH host key recorded on first use (history HostKeyCleared); `cleared` is the key, or null. */
+export function clearSshHostKey(machineId: string): Promise<{ machineId: string; cleared: string | null }> {
+  return request("DELETE", `machines/${encodeURIComponent(machineId)}/ssh-host-key`);
+}
+
+/** The inventory's status and the BMDB's Inventory machines per location. */
+export function getInventory(signal?: AbortSignal): Promise<InventoryView> {
+  return request("GET", "inventory", undefined, signal);
 }
 
 /** Clears the login cookie (the next page load shows the server's login page). */

@@ -68,3 +68,14 @@ export function formatBytes(bytes: number): string {
 export function shortId(id: string): string {
   return id.length > 8 ? id.slice(0, 8) : id;
 }
+
+/**
+ * An OpenSSH public key ("ssh-ed25519 AAAA…") shortened to recognise it by:
+ * its type and the last 16 characters of its base64 (the first ones only
+ * repeat the type).
+ */
+export function shortHostKey(key: string): { type: string; tail: string } {
+  const [type = "", body = ""] = key.trim().split(/\s+/);
+  if (!body) return { type: "key", tail: type.length > 16 ? type.slice(-16) : type };
+  return { type, tail: body.length > 16 ? body.slice(-16) : body };
+}

@@ -14,6 +14,7 @@ import { useContext } from "preact/hooks";
 import type {
   BackoffList,
   Counts,
+  InventoryStatus,
   Overview,
   ProcessCounts,
   ProvisionerStatus,
@@ -33,6 +34,7 @@ export interface EventData {
   backoffs: BackoffList;
   reservations: ReservationList;
   provisioner: ProvisionerStatus | null;
+  inventory: InventoryStatus;
 }
 export type EventName = keyof EventData;
 export const EVENT_NAMES: readonly EventName[] = [
@@ -43,6 +45,7 @@ export const EVENT_NAMES: readonly EventName[] = [
   "backoffs",
   "reservations",
   "provisioner",
+  "inventory",
 ];
 
 export type Connection = "connecting" | "live" | "reconnecting" | "logged out";
@@ -58,6 +61,8 @@ export interface DashboardState {
   reservations: Signal<ReservationList | undefined>;
   /** `undefined`: not known yet; `null`: no provisioner runs. */
   provisioner: Signal<ProvisionerStatus | null | undefined>;
+  /** `undefined`: not known yet; `null`: no inventory runs (no machines you own). */
+  inventory: Signal<InventoryStatus | null | undefined>;
   rates: Signal<Rates | undefined>;
   /** Work held per session id, from the work list. */
   workBySession: ReadonlySignal<Map<string, number>>;
@@ -87,6 +92,7 @@ export function createDashboardState(): DashboardState {
     backoffs: signal(undefined),
     reservations: signal(undefined),
     provisioner: signal(undefined),
+    inventory: signal(undefined),
     rates: signal(undefined),
     workBySession: computed(() => {
       const held = new Map<string, number>();
@@ -127,6 +133,8 @@ function applyNow<N extends EventName>(state: DashboardState, name: N, data: Eve
   switch (name) {
     case "snapshot": {
       const snapshot = data as Snapshot;
+      // The inventory's value is set before the server serves: absent means no inventory runs.
+      if (!("inventory" in snapshot)) state.inventory.value = null;
       for (const key of EVENT_NAMES) {
         if (key !== "snapshot" && key in snapshot) {
           applyNow(state, key, (snapshot as Record<string, unknown>)[key] as EventData[typeof key]);
@@ -159,6 +167,9 @@ function applyNow<N extends EventName>(state: DashboardState, name: N, data: Eve
       return;
     case "provisioner":
       state.provisioner.value = data as ProvisionerStatus | null;
+      return;
+    case "inventory":
+      state.inventory.value = data as InventoryStatus;
       return;
   }
 }

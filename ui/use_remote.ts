@@ -6,7 +6,7 @@
  * @module
  */
 import { type ReadonlySignal, type Signal, useSignal } from "@preact/signals";
-import { useEffect } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import { messageOf } from "./api.ts";
 
 export interface RemoteOptions {
@@ -28,6 +28,8 @@ export interface Remote<T> {
   loading: Signal<boolean>;
   /** The `key` the data belongs to. */
   dataKey: Signal<string | undefined>;
+  /** Reads again soon (as a `refreshOn` change would): after an action the event stream does not report. */
+  refresh: () => void;
 }
 
 /**
@@ -44,6 +46,7 @@ export function useRemote<T>(
   const error = useSignal<string | undefined>(undefined);
   const loading = useSignal(false);
   const dataKey = useSignal<string | undefined>(undefined);
+  const scheduled = useRef<() => void>(() => {});
 
   useEffect(() => {
     const controller = new AbortController();
@@ -88,6 +91,7 @@ export function useRemote<T>(
     };
 
     run();
+    scheduled.current = schedule;
     const stops: (() => void)[] = [];
     if (options.refreshOn) {
       let first = true;
@@ -112,5 +116,5 @@ export function useRemote<T>(
     };
   }, [key]);
 
-  return { data, error, loading, dataKey };
+  return { data, error, loading, dataKey, refresh: () => scheduled.current() };
 }

@@ -8,7 +8,7 @@
  * @module
  */
 
-export const PROCESSES = ["ShepherdAgentStart", "ShepherdRecovery", "UnitTest1", "UnitTest2"] as const;
+export const PROCESSES = ["ShepherdAgentStart", "ShepherdRecovery", "PowerAction", "UnitTest1", "UnitTest2"] as const;
 export type Process = typeof PROCESSES[number];
 
 export const MACHINE_TAGS = [
@@ -20,6 +20,9 @@ export const MACHINE_TAGS = [
   "osInstallationReport",
 ] as const;
 export type MachineTag = typeof MACHINE_TAGS[number];
+
+export const PROVIDERS = ["Equinix", "Inventory"] as const;
+export type Provider = typeof PROVIDERS[number];
 
 export const PROVIDER_STATUSES = [
   "Missing",
@@ -46,6 +49,7 @@ export interface Counts {
 }
 
 export interface ProvisionerStatus {
+  provider?: string;
   halted: boolean;
   reason: string | null;
   managedDevices: number | null;
@@ -135,6 +139,12 @@ export interface MachineSummary {
   providerIpAddress: string | null;
   providerLocation: string | null;
   providerStatus: ProviderStatus | null;
+  providerPowerState: string | null;
+  providerHealth: string | null;
+  providerStatusCause: string | null;
+  providerBmc: string | null;
+  providerHeldOffAt: string | null;
+  providerHeldOffBy: string | null;
   agentStartedAt: string | null;
   agentHeartbeatAt: string | null;
   work: { process: Process; sessionId: string; component: string; startedAt: string }[];
@@ -148,6 +158,7 @@ export interface MachinePage {
 
 export interface MachineDetail extends MachineSummary {
   agentPublicKey: string | null;
+  sshHostKey: { key: string; recordedAt: string } | null;
   hardwareReport: unknown;
   osInstallationRequest: { generation: number } | null;
   osInstallationReport: { generation: number; result: string } | null;
@@ -192,10 +203,60 @@ export interface MachineView {
 export interface MachineFilter {
   q?: string;
   tag?: MachineTag;
+  provider?: Provider;
   process?: Process;
   providerStatus?: ProviderStatus;
   inBackoff?: boolean;
   hasWork?: boolean;
+}
+
+/** Machines per location of the inventory file (`location` null: none given). */
+export interface InventoryLocation {
+  location: string | null;
+  machines: number;
+  withoutBmc: number;
+}
+
+/** The `inventory` event: the inventory file of machines you own, as it runs now. */
+export interface InventoryStatus {
+  /** The inventory file; null for the demo's simulated fleet. */
+  path: string | null;
+  /** When the inventory now running was loaded. */
+  loadedAt: string;
+  machines: number;
+  withoutBmc: number;
+  locations: InventoryLocation[];
+  /** The last reload's problems, one per line ("inventory.yaml:12:7: machines[3].ssh: …"); null when it loaded. */
+  problem: string | null;
+  /** When that reload was tried. */
+  problemAt: string | null;
+}
+
+/** The BMDB's Inventory machines of one location. */
+export interface RecordedLocation {
+  location: string | null;
+  /** Machines in the BMDB. */
+  machines: number;
+  /** Of those, no longer in the inventory file (provider status Missing). */
+  missing: number;
+  withoutBmc: number;
+}
+
+/** `GET inventory`. */
+export interface InventoryView {
+  status: InventoryStatus | null;
+  recorded: RecordedLocation[];
+}
+
+export const POWER_ACTIONS = ["on", "off", "restart"] as const;
+export type PowerAction = typeof POWER_ACTIONS[number];
+
+/** `GET machines/:id/power?action=`: what the action would send, for the confirmation. */
+export interface PowerDescription {
+  machineId: string;
+  action: PowerAction;
+  /** e.g. "GracefulRestart, then ForceRestart if it has not restarted after 120 s, to … at https://…". */
+  description: string;
 }
 
 /** The `snapshot` event: every live value the server has (a source without a value yet is absent). */
@@ -206,4 +267,6 @@ export interface Snapshot {
   backoffs?: BackoffList;
   reservations?: ReservationList;
   provisioner?: ProvisionerStatus | null;
+  /** Present only when machines you own run. */
+  inventory?: InventoryStatus;
 }

@@ -11,7 +11,7 @@
  */
 import type { Hono } from "hono";
 import { Registry } from "prom-client";
-import type { ProvisionerStatus, ReservationView } from "../../loops/mod.ts";
+import type { PowerActions, ProvisionerStatus, ReservationView } from "../../loops/mod.ts";
 import { MemoryValue } from "../../event/mod.ts";
 import type { RecoveryTimeouts } from "../../bmdb/mod.ts";
 import {
@@ -41,7 +41,14 @@ export interface AdminServer extends AsyncDisposable {
 
 export async function startAdminServer(
   t: TestBmdb,
-  options: { ui?: Hono; hub?: EventHubOptions; recoveryTimeouts?: RecoveryTimeouts; bulkLimit?: number } = {},
+  options: {
+    ui?: Hono;
+    hub?: EventHubOptions;
+    recoveryTimeouts?: RecoveryTimeouts;
+    bulkLimit?: number;
+    /** Operators' power actions (machines you own). */
+    power?: PowerActions;
+  } = {},
 ): Promise<AdminServer> {
   const reservations = new MemoryValue<readonly ReservationView[]>();
   reservations.set([]);
@@ -63,6 +70,7 @@ export async function startAdminServer(
         ui: options.ui,
         recoveryTimeouts: options.recoveryTimeouts,
         bulkLimit: options.bulkLimit,
+        power: options.power,
       },
     }),
     { hostname: "127.0.0.1", port: 0 },

@@ -40,6 +40,8 @@ export interface SshServer extends AsyncDisposable {
   readonly username: string;
   /** The authorized client key, ed25519 in OpenSSH format. */
   readonly clientPrivateKey: Uint8Array;
+  /** The server's host key, as an OpenSSH public key line ("ssh-ed25519 AAAA… drover-test"). */
+  readonly hostPublicKey: string;
   /** Keys, config and log live here; tests may put their files here too (it is removed on `stop()`). */
   readonly dir: string;
   /** Kills sshd and removes the directory. Idempotent. */
@@ -50,14 +52,25 @@ export interface SshServer extends AsyncDisposable {
  * Starts a throwaway sshd and waits until its port accepts connections.
  * @throws when the binaries are missing or sshd does not start (the message holds its stderr).
  */
-export async function startSshd(): Promise<SshServer> {
+export async function startSshd(
+  options: {
+    /** Authorize the same client key as this server (several "machines" reached with one key, as Drover does). */
+    sameClientKeyAs?: SshServer;
+  } = {},
+): Promise<SshServer> {
   const missing = sshdRequirement.probe();
   if (missing) throw new Error(`sshd not found: ${missing}`);
   await Deno.mkdir(PRIVSEP_DIR, { recursive: true, mode: 0o755 }).catch(() => {});
   const dir = await Deno.makeTempDir({ prefix: "drover-sshd-" });
   try {
     await keygen(`${dir}/host_ed25519`);
-    await keygen(`${dir}/client_ed25519`);
+    if (options.sameClientKeyAs) {
+      for (const file of ["client_ed25519", "client_ed25519.pub"]) {
+        await Deno.copyFile(`${options.sameClientKeyAs.dir}/${file}`, `${dir}/${file}`);
+      }
+    } else {
+      await keygen(`${dir}/client_ed25519`);
+    }
     await Deno.copyFile(`${dir}/client_ed25519.pub`, `${dir}/authorized_keys`);
     const clientPrivateKey = await Deno.readFile(`${dir}/client_ed25519`);
     // The port is free when picked but could be taken before sshd binds it: try a few.
@@ -65,7 +78,13 @@ export async function startSshd(): Promise<SshServer> {
       const port = freePort();
       try {
         const process = await launch(dir, port);
-        return server(dir, port, clientPrivateKey, process);
+        return server(
+          dir,
+          port,
+          clientPrivateKey,
+          (await Deno.readTextFile(`${dir}/host_ed25519.pub`)).trim(),
+          process,
+        );
       } catch (error) {
         if (attempt >= 3) throw error;
       }
@@ -167,7 +186,13 @@ async function kill(process: SshdProcess): Promise<void> {
   await process.drained;
 }
 
-function server(dir: string, port: number, clientPrivateKey: Uint8Array, process: SshdProcess): SshServer {
+function server(
+  dir: string,
+  port: number,
+  clientPrivateKey: Uint8Array,
+  hostPublicKey: string,
+  process: SshdProcess,
+): SshServer {
   // The process outlives a test run that is cut short unless this kills it.
   const onUnload = () => {
     try {
@@ -184,6 +209,7 @@ function server(dir: string, port: number, clientPrivateKey: Uint8Array, process
     port,
     username: userInfo().username,
     clientPrivateKey,
+    hostPublicKey,
     dir,
     stop() {
       stopping ??= (async () => {

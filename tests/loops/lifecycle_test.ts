@@ -12,7 +12,13 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { type Bmdb, HistoryEvent, Process } from "../../bmdb/mod.ts";
-import { type ControlPlane, SimulatedAgentStarter, startControlPlane, TokenBucket } from "../../loops/mod.ts";
+import {
+  type ControlPlane,
+  EquinixProvider,
+  SimulatedAgentStarter,
+  startControlPlane,
+  TokenBucket,
+} from "../../loops/mod.ts";
 import { listen, serverApp } from "../../server/mod.ts";
 import { bmdbTest, type TestBmdb } from "../harness/bmdb.ts";
 import { type CheckedSimulator, simulatorClient, startCheckedSimulator } from "../harness/simulator.ts";
@@ -42,8 +48,7 @@ async function startFleet(t: TestBmdb, faults: { serverErrorRate: number; lostRe
   const fast = { idleWaitMs: 100, errorPauseMs: 100, parallelism: 2 };
   const plane = startControlPlane({
     bmdb: t.bmdb,
-    client,
-    starter,
+    providers: [{ provider: new EquinixProvider(client, { pollIntervalMs: 50 }), starter }],
     agentUrl: server.url,
     registry,
     logger: quietLogger,
@@ -63,7 +68,6 @@ async function startFleet(t: TestBmdb, faults: { serverErrorRate: number; lostRe
     recoverer: {
       ...fast,
       timeouts: { startTimeoutSeconds: 10, heartbeatTimeoutSeconds: HEARTBEAT_TIMEOUT_SECONDS },
-      pollIntervalMs: 50,
       backoff: { initialSeconds: 1, maximumSeconds: 2, exponent: 2 },
     },
     janitor: { intervalMs: 1000 },

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { Provider } from "../../bmdb/mod.ts";
 import { EquinixClient } from "../../equinix/mod.ts";
-import { Provisioner, TokenBucket } from "../../loops/mod.ts";
+import { EquinixProvider, Provisioner, TokenBucket } from "../../loops/mod.ts";
 import { bmdbTest, countRows, type TestBmdb } from "../harness/bmdb.ts";
 import { type CheckedSimulator, simulatorClient, startCheckedSimulator } from "../harness/simulator.ts";
 import { quietLogger } from "../harness/quiet_logger.ts";
@@ -33,7 +33,7 @@ async function fixture(
   const sim = await startCheckedSimulator({ reservations: options.reservations, metros: ["sv", "da"] });
   const client = simulatorClient(sim, { requestTimeoutMs: options.requestTimeoutMs ?? 5000 });
   const registry = new Registry();
-  const provisioner = new Provisioner(t.bmdb, client, {
+  const provisioner = new Provisioner(t.bmdb, new EquinixProvider(client), {
     maxDevices: options.maxDevices,
     chunkSize: options.chunkSize,
     creationLimiter: new TokenBucket({ intervalMs: 1, burst: 100 }),
@@ -178,7 +178,7 @@ bmdbTest(
     await allowRecording();
     const statements = await countRecordStatements(t);
     // A replica that creates nothing (maxDevices 0) still adopts.
-    const adopter = new Provisioner(t.bmdb, f.client, {
+    const adopter = new Provisioner(t.bmdb, new EquinixProvider(f.client), {
       maxDevices: 0,
       creationLimiter: new TokenBucket({ intervalMs: 1, burst: 1 }),
       registry: new Registry(),

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { Process, Provider } from "../../bmdb/mod.ts";
-import { loopMetrics, LoopRunner, Provisioner, Recoverer, TokenBucket } from "../../loops/mod.ts";
+import { EquinixProvider, loopMetrics, LoopRunner, Provisioner, Recoverer, TokenBucket } from "../../loops/mod.ts";
 import { bmdbTest, countRows, type TestBmdb } from "../harness/bmdb.ts";
 import { type CheckedSimulator, simulatorClient, startCheckedSimulator } from "../harness/simulator.ts";
 import { quietLogger } from "../harness/quiet_logger.ts";
@@ -32,7 +32,7 @@ async function fixture(t: TestBmdb): Promise<Fixture> {
   });
   const client = simulatorClient(sim, { requestTimeoutMs: 300 });
   const registry = new Registry();
-  await new Provisioner(t.bmdb, client, {
+  await new Provisioner(t.bmdb, new EquinixProvider(client), {
     maxDevices: 1,
     creationLimiter: new TokenBucket({ intervalMs: 1, burst: 1 }),
     registry,
@@ -54,9 +54,8 @@ async function fixture(t: TestBmdb): Promise<Fixture> {
       const runner = new LoopRunner(
         t.bmdb,
         new Recoverer({
-          client,
+          provider: new EquinixProvider(client, { pollIntervalMs: 20 }),
           timeouts: { startTimeoutSeconds: 60, heartbeatTimeoutSeconds: 60 },
-          pollIntervalMs: 20,
           backoff: { initialSeconds: 600, maximumSeconds: 600, exponent: 2 },
         }),
         {

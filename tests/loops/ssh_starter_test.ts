@@ -28,6 +28,7 @@ import { listen, serverApp } from "../../server/mod.ts";
 import { bmdbTest, countRows, type TestBmdb } from "../harness/bmdb.ts";
 import { freePort } from "../harness/free_port.ts";
 import { quietLogger } from "../harness/quiet_logger.ts";
+import { fingerprint, type HostKeyPolicy } from "../../loops/mod.ts";
 import { serviceAvailable } from "../harness/requirements.ts";
 import { sshdRequirement, type SshServer, startSshd } from "../harness/sshd.ts";
 import { waitFor, within } from "../harness/wait.ts";
@@ -118,6 +119,8 @@ function machine(providerIpAddress: string | null, machineId: string = crypto.ra
     providerIpAddress,
     providerLocation: null,
     providerStatus: ProviderStatus.Running,
+    providerBmc: null,
+    providerHeldOffAt: null,
   };
 }
 
@@ -265,6 +268,45 @@ sshTest("start() uploads the agent, hands it the init on stdin and returns the k
   assert.notDeepEqual(again.agentPublicKey, started.agentPublicKey, "a fresh key per start");
   assert.equal(await mode(f.remotePath), 0o700);
 });
+
+sshTest(
+  "host keys: the key met on first use is returned to record; a different recorded or pinned key is refused",
+  async () => {
+    await using f = await fixture();
+    const m = machine("127.0.0.1");
+    const presented = f.sshd.hostPublicKey.split(" ").slice(0, 2).join(" ");
+    const other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    const withPolicy = (policy: HostKeyPolicy) => f.starter({ hostKeys: () => Promise.resolve(policy) });
+
+    const first = await withPolicy({ kind: "firstUse", recorded: null }).start(m, initFor(m), never);
+    assert.equal(first.sshHostKey, presented, "the key met is handed back to be recorded");
+    const again = await withPolicy({ kind: "firstUse", recorded: { key: presented } }).start(m, initFor(m), never);
+    assert.equal(again.sshHostKey, undefined, "a recorded key that matches is not recorded again");
+    const pinned = await withPolicy({ kind: "pinned", key: f.sshd.hostPublicKey, where: "the inventory (line 4)" })
+      .start(m, initFor(m), never);
+    assert.equal(pinned.sshHostKey, undefined);
+
+    const recordedAt = new Date("2026-12-01T10:00:00Z");
+    await assert.rejects(
+      () => withPolicy({ kind: "firstUse", recorded: { key: other, at: recordedAt } }).start(m, initFor(m), never),
+      (e: Error) =>
+        e instanceof AgentStartError && e.stage === "dial" &&
+        e.message.includes(`the machine presented ssh-ed25519 ${fingerprint(presented)}`) &&
+        e.message.includes(`Drover recorded ssh-ed25519 ${fingerprint(other)} on 2026-12-01T10:00:00.000Z`) &&
+        e.message.includes("clear the recorded key on its page"),
+    );
+    await assert.rejects(
+      () => withPolicy({ kind: "pinned", key: other, where: "the inventory (line 4)" }).start(m, initFor(m), never),
+      (e: Error) => e instanceof AgentStartError && /the inventory \(line 4\) pins ssh-ed25519 SHA256:/.test(e.message),
+    );
+    const local = await new Deno.Command("/usr/bin/ssh-keygen", { args: ["-lf", `${f.sshd.dir}/host_ed25519.pub`] })
+      .output();
+    assert.ok(
+      new TextDecoder().decode(local.stdout).includes(fingerprint(presented)),
+      "the fingerprint is OpenSSH's",
+    );
+  },
+);
 
 sshTest("start() rejects a host that refuses the connection at the dial stage", async () => {
   await using f = await fixture();

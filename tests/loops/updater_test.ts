@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { InvalidArgumentError, Provider } from "../../bmdb/mod.ts";
 import { type CallOptions, type Device, EquinixClient } from "../../equinix/mod.ts";
-import { Provisioner, TokenBucket, Updater } from "../../loops/mod.ts";
+import { EquinixProvider, Provisioner, TokenBucket, Updater } from "../../loops/mod.ts";
 import { bmdbTest, countRows, type TestBmdb } from "../harness/bmdb.ts";
 import { type CheckedSimulator, simulatorClient, startCheckedSimulator } from "../harness/simulator.ts";
 import { quietLogger } from "../harness/quiet_logger.ts";
@@ -29,7 +29,7 @@ bmdbTest(
     });
     try {
       const registry = new Registry();
-      const provisioner = new Provisioner(t.bmdb, client, {
+      const provisioner = new Provisioner(t.bmdb, new EquinixProvider(client), {
         maxDevices: 5,
         chunkSize: 5,
         creationLimiter: new TokenBucket({ intervalMs: 1, burst: 10 }),
@@ -40,7 +40,7 @@ bmdbTest(
       const devices = sim.fleet.devices();
       await Promise.all(devices.map((d) => sim.fleet.waitForState(d.id, "active")));
 
-      const updater = new Updater(t.bmdb, client, { pageSize: 2, registry, logger: quietLogger });
+      const updater = new Updater(t.bmdb, new EquinixProvider(client), { pageSize: 2, registry, logger: quietLogger });
       const before = sim.stats.byOperation.findProjectDevices ?? 0;
       assert.deepEqual(await updater.pass(), { devices: 5, written: 5, missing: 0 });
       assert.equal((sim.stats.byOperation.findProjectDevices ?? 0) - before, 3, "three pages of two");
@@ -101,7 +101,7 @@ class ClientWithPageHook extends EquinixClient {
 const QUICK = { queuedMs: 10, provisioningMs: 40, deprovisionMs: 10 };
 
 function provisionerOf(t: TestBmdb, client: EquinixClient, maxDevices: number): Provisioner {
-  return new Provisioner(t.bmdb, client, {
+  return new Provisioner(t.bmdb, new EquinixProvider(client), {
     maxDevices,
     chunkSize: 5,
     creationLimiter: new TokenBucket({ intervalMs: 1, burst: 10 }),
@@ -135,7 +135,11 @@ bmdbTest("a machine recorded while a sweep lists devices is not marked Missing b
     await provisionerOf(t, provisionerClient, 6).pass();
     recordedDuringSweep = sim.fleet.devices().at(-1)!.id;
   };
-  const updater = new Updater(t.bmdb, client, { pageSize: 2, registry: new Registry(), logger: quietLogger });
+  const updater = new Updater(t.bmdb, new EquinixProvider(client), {
+    pageSize: 2,
+    registry: new Registry(),
+    logger: quietLogger,
+  });
   assert.deepEqual(await updater.pass(), { devices: 5, written: 5, missing: 0 });
   assert.ok(recordedDuringSweep);
   const statusOf = async (providerId: string) =>
@@ -177,7 +181,11 @@ bmdbTest("one statement per page writes only what changed; an idle sweep writes 
   await provisionerOf(t, client, 5).pass();
   await activeFleet(sim);
   const writes = await countWrites(t, "UPDATE");
-  const updater = new Updater(t.bmdb, client, { pageSize: 10, registry: new Registry(), logger: quietLogger });
+  const updater = new Updater(t.bmdb, new EquinixProvider(client), {
+    pageSize: 10,
+    registry: new Registry(),
+    logger: quietLogger,
+  });
 
   assert.deepEqual(await updater.pass(), { devices: 5, written: 5, missing: 0 });
   assert.deepEqual(await writes(), [3, 5], "three pages: three statements, five rows");

@@ -86,3 +86,33 @@ Deno.test("settings that go together, and unknown flags", () => {
     /^DROVER_ADMIN_TOKEN \(--admin-token\) must be at least 16 characters$/,
   );
 });
+
+Deno.test("machines you own: the inventory and its settings, and what goes with what", () => {
+  const config = readConfig({
+    DROVER_INVENTORY: "/etc/drover/inventory.yaml",
+    DROVER_BMC_CREDENTIALS: "/etc/drover/bmc.yaml",
+    DROVER_SSH_KEY: "/etc/drover/id_ed25519",
+    DROVER_AGENT_PATH: "/opt/drover/drover-agent.js",
+  }, ["--bmc-concurrency", "200", "--bmc-graceful-timeout", "90s"]);
+  assert.ok(config !== "help");
+  assert.deepEqual(config.inventory, {
+    path: "/etc/drover/inventory.yaml",
+    credentialsPath: "/etc/drover/bmc.yaml",
+  });
+  assert.deepEqual(config.bmc, { concurrency: 200, requestTimeoutMs: 30_000, gracefulTimeoutMs: 90_000 });
+  assert.equal(config.simOwnedFleet, 0);
+  assert.ok(config.ssh, "SSH needs a real provider: the inventory is one");
+
+  const found = problems({ DROVER_BMC_CREDENTIALS: "/etc/drover/bmc.yaml" });
+  assert.ok(found.some((p) => /^DROVER_BMC_CREDENTIALS needs DROVER_INVENTORY/.test(p)), found.join("\n"));
+  const zero = problems({ DROVER_BMC_CONCURRENCY: "0" });
+  assert.ok(zero.some((p) => /^DROVER_BMC_CONCURRENCY \(--bmc-concurrency\)/.test(p)), zero.join("\n"));
+  const both = problems({ DROVER_INVENTORY: "inventory.yaml", DROVER_SIM_OWNED_FLEET: "4" });
+  assert.ok(
+    both.some((p) => /DROVER_SIM_OWNED_FLEET and DROVER_INVENTORY exclude each other/.test(p)),
+    both.join("\n"),
+  );
+  for (const name of ["DROVER_INVENTORY", "DROVER_BMC_CREDENTIALS", "DROVER_SIM_OWNED_FLEET"]) {
+    assert.match(usage(), new RegExp(name), name);
+  }
+});

@@ -163,7 +163,17 @@ Deno.test({
           1,
           /127\.0\.0\.1:\d+/,
         ],
+        // Every problem of the inventory and credentials files, by file, line and column; nothing starts.
+        [
+          ["--inventory", `${dir}/inventory.yaml`, "--bmc-credentials", `${dir}/loose.yaml`],
+          {},
+          2,
+          /^(?=[^]*inventory\.yaml:3:\d+: machines\[0\]\.ssh: )(?=[^]*loose\.yaml: file is readable by group or others)/,
+        ],
       ];
+      await Deno.writeTextFile(`${dir}/inventory.yaml`, "machines:\n  - id: n1\n    ssh: root@\n");
+      await Deno.writeTextFile(`${dir}/loose.yaml`, "rack-a: { username: admin, password: secret }\n");
+      await Deno.chmod(`${dir}/loose.yaml`, 0o644);
       for (const [args, env, code, message] of cases) {
         const out = await run(["--data-dir", data, "--listen", `127.0.0.1:${freePort()}`, ...args], env);
         assert.equal(out.code, code, out.stderr);

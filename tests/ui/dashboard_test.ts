@@ -112,6 +112,7 @@ dashboardTest("every view after login: headings, live data, no console errors; s
       { id: "r-da-0", plan: "m3.large.x86", metro: "da", provisionable: true, deviceId: null, readAt },
     ]);
     s.provisioner.set({
+      provider: "Equinix",
       halted: true,
       reason: `machine ${ids[5]}: device dev-3-5 is missing at the provider`,
       managedDevices: 12,

@@ -22,8 +22,10 @@ import type {
   WhyIdle,
   WorkBackoff,
 } from "../../bmdb/mod.ts";
-import { MACHINE_TAGS, PROCESSES, ProviderStatus } from "../../bmdb/mod.ts";
+import { MACHINE_TAGS, PROCESSES, PROVIDERS, ProviderStatus } from "../../bmdb/mod.ts";
 import type { TimelineEntry } from "../../server/timeline.ts";
+import type { InventoryStatus } from "../../server/inventory_status.ts";
+import type { InventoryLocationCounts } from "../../bmdb/mod.ts";
 import type * as wire from "../../ui/wire.ts";
 import * as wireValues from "../../ui/wire.ts";
 
@@ -52,6 +54,8 @@ const _shapes: {
   machineDetail: Reads<MachineDetail, wire.MachineDetail>;
   whyIdle: Reads<WhyIdle, wire.WhyIdle>;
   timeline: Same<TimelineEntry, wire.TimelineEntry>;
+  inventory: Same<InventoryStatus, wire.InventoryStatus>;
+  inventoryRecorded: Same<InventoryLocationCounts, wire.InventoryView["recorded"][number]>;
 } = {
   counts: true,
   rates: true,
@@ -65,10 +69,13 @@ const _shapes: {
   machineDetail: true,
   whyIdle: true,
   timeline: true,
+  inventory: true,
+  inventoryRecorded: true,
 };
 
-Deno.test("the dashboard's processes, machine tags and provider statuses are the BMDB's", () => {
+Deno.test("the dashboard's processes, machine tags, providers and provider statuses are the BMDB's", () => {
   assert.deepEqual([...wireValues.PROCESSES].sort(), [...PROCESSES].sort());
   assert.deepEqual([...wireValues.MACHINE_TAGS].sort(), [...MACHINE_TAGS].sort());
   assert.deepEqual([...wireValues.PROVIDER_STATUSES].sort(), Object.values(ProviderStatus).sort());
+  assert.deepEqual([...wireValues.PROVIDERS].sort(), [...PROVIDERS].sort());
 });

@@ -15,6 +15,8 @@ export interface ConfirmDialogProps {
   confirmLabel: string;
   dismissLabel: string;
   busy: boolean;
+  /** Confirming is not possible yet (e.g. while what it would do is being read); dismissing still is. */
+  confirmDisabled?: boolean;
   error: string | undefined;
   onConfirm: () => void;
   /** Escape, the dismiss button, or the dialog closed otherwise. */
@@ -41,7 +43,7 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
         <button type="button" ref={dismiss} onClick={props.onDismiss} disabled={props.busy}>
           {props.dismissLabel}
         </button>
-        <button type="button" class="danger" onClick={props.onConfirm} disabled={props.busy}>
+        <button type="button" class="danger" onClick={props.onConfirm} disabled={props.busy || props.confirmDisabled}>
           {props.busy ? "Working…" : props.confirmLabel}
         </button>
       </div>

@@ -1,6 +1,6 @@
 /**
  * `StatusBadge`: a short status word with a colour that means something
- * (green running, amber in progress, red failed or missing), and the word
+ * (green running or healthy, amber in progress, red failed or missing), and the word
  * itself, so colour is never the only cue.
  *
  * @module
@@ -12,6 +12,14 @@ const TONES: Record<string, string> = {
   Missing: "bad",
   ProvisioningFailedPermanent: "bad",
   Unknown: "neutral",
+  // A BMC's PowerState and Health.
+  On: "ok",
+  Off: "neutral",
+  PoweringOn: "warn",
+  PoweringOff: "warn",
+  OK: "ok",
+  Warning: "warn",
+  Critical: "bad",
 };
 
 export function StatusBadge(props: { status: string | null | undefined; tone?: "ok" | "warn" | "bad" | "neutral" }) {

@@ -1,10 +1,14 @@
 /**
- * A machine's page (`/machines/<id>`): what the provider and the agent say,
- * its tags, live work (with "Cancel work"), backoffs (with "Retry"), why
- * each loop leaves it alone, the hardware report and the timeline.
+ * A machine's page (`/machines/<id>`): what the provider (and the machine's
+ * BMC) and the agent say, the SSH host key recorded on first use (with
+ * "Clear host key"), its tags, "Power on", "Power off" and "Restart" for a
+ * machine you own with a BMC, live work (with "Cancel work"), backoffs (with
+ * "Retry"), why each loop leaves it alone, the hardware report and the
+ * timeline.
  *
  * Read from `GET machines/:id`, again when the fleet changes (at most every
- * 2 s) and every 15 s (heartbeats are not events).
+ * 2 s) and every 15 s (heartbeats are not events); its live work comes from
+ * the event stream when that carries the whole fleet's.
  *
  * @module
  */
@@ -12,14 +16,17 @@ import { getMachine } from "../api.ts";
 import { type Column, DataTable } from "../components/DataTable.tsx";
 import { ErrorNote } from "../components/ErrorNote.tsx";
 import { HardwareReport } from "../components/HardwareReport.tsx";
+import { HostKeyFact } from "../components/HostKeyFact.tsx";
 import { Link } from "../components/Link.tsx";
+import { PowerPanel } from "../components/PowerPanel.tsx";
 import { StatusBadge } from "../components/StatusBadge.tsx";
 import { Ago, At, Since, Until } from "../components/Time.tsx";
+import { Timeline } from "../components/Timeline.tsx";
 import { CancelWorkButton, RetryButton } from "../components/WorkActions.tsx";
 import { formatSeconds } from "../format.ts";
 import { useDashboard } from "../state.ts";
 import { useRemote } from "../use_remote.ts";
-import type { LoopEligibility, MachineDetail, MachineView, TimelineEntry } from "../wire.ts";
+import type { LoopEligibility, MachineDetail, MachineView, WorkList } from "../wire.ts";
 
 type MachineWork = MachineDetail["work"][number];
 type MachineBackoff = MachineDetail["backoffs"][number];
@@ -51,17 +58,38 @@ export function MachineDetailView(props: { machineId: string }) {
       </p>
       <h2 id="view-heading" tabIndex={-1}>
         Machine <span class="mono">{props.machineId}</span>
+        {/* Machines you own go by their inventory id. */}
+        {view?.machine.provider === "Inventory" && view.machine.providerId && (
+          <span class="heading-aside mono">{view.machine.providerId}</span>
+        )}
       </h2>
       <ErrorNote message={remote.error.value} />
       {!view && !remote.error.value && <p class="empty">Loading…</p>}
-      {view && <MachineBody view={view} />}
+      {view && <MachineBody view={view} onChanged={remote.refresh} />}
     </>
   );
 }
 
-function MachineBody(props: { view: MachineView }) {
+/**
+ * The machine's work as the event stream last said, when the stream carries
+ * all of the fleet's work: a power action that is over in a second shows
+ * without waiting for the machine's next read. Else what that read said.
+ */
+function liveWork(m: MachineDetail, feed: WorkList | undefined): MachineWork[] {
+  if (!feed || feed.total > feed.rows.length) return m.work;
+  return feed.rows.filter((w) => w.machineId === m.machineId)
+    .map(({ process, sessionId, component, startedAt }) => ({ process, sessionId, component, startedAt }));
+}
+
+/** A machine you own, listed in the inventory file (not an Equinix Metal device). */
+function isOwned(m: MachineDetail): boolean {
+  return m.provider === "Inventory";
+}
+
+function MachineBody(props: { view: MachineView; onChanged: () => void }) {
   const state = useDashboard();
   const m = props.view.machine;
+  const work = liveWork(m, state.work.value);
   const workColumns: Column<MachineWork>[] = [
     { label: "Process", cell: (w) => w.process },
     {
@@ -109,20 +137,22 @@ function MachineBody(props: { view: MachineView }) {
       <section aria-labelledby="m-summary" class="panel">
         <h3 id="m-summary">Summary</h3>
         <dl class="facts">
-          <dt>Provider status</dt>
-          <dd>
-            <StatusBadge status={m.providerStatus} />
-          </dd>
-          <dt>Provider</dt>
-          <dd>{m.provider ?? "—"}</dd>
-          <dt>Provider id</dt>
-          <dd class="mono">{m.providerId ?? "—"}</dd>
-          <dt>Reservation</dt>
-          <dd class="mono">{m.providerReservationId ?? "—"}</dd>
-          <dt>IP address</dt>
-          <dd class="mono">{m.providerIpAddress ?? "—"}</dd>
-          <dt>Metro</dt>
-          <dd>{m.providerLocation ?? "—"}</dd>
+          <ProviderFacts machine={m} />
+          {/* A cloud device makes its key on first boot: Drover records keys of machines you own. */}
+          {(isOwned(m) || m.sshHostKey) && (
+            <>
+              <dt>SSH host key</dt>
+              <dd>
+                <HostKeyFact
+                  machineId={m.machineId}
+                  name={isOwned(m) ? m.providerId : null}
+                  hostKey={m.sshHostKey}
+                  canAct={state.canAct.value}
+                  onCleared={props.onChanged}
+                />
+              </dd>
+            </>
+          )}
           <dt>Created</dt>
           <dd>
             <At iso={m.createdAt} /> (<Ago iso={m.createdAt} />)
@@ -155,17 +185,41 @@ function MachineBody(props: { view: MachineView }) {
         </ul>
       </section>
 
-      <section aria-labelledby="m-why" class="panel">
-        <h3 id="m-why">Why idle</h3>
-        <WhyIdleList view={props.view} />
-      </section>
+      <div class="column">
+        {state.canAct.value && isOwned(m) && m.providerBmc && (
+          <section aria-labelledby="m-power" class="panel">
+            <h3 id="m-power">Power</h3>
+            <p class="power-now">
+              <span>
+                Power state <StatusBadge status={m.providerPowerState ?? "Unknown"} />
+              </span>
+              {m.providerHealth && (
+                <span>
+                  BMC health <StatusBadge status={m.providerHealth} />
+                </span>
+              )}
+              {m.providerHeldOffAt && <span class="badge badge-warn">held off</span>}
+            </p>
+            <PowerPanel
+              machineId={m.machineId}
+              name={m.providerId}
+              heldOff={m.providerHeldOffAt ? { at: m.providerHeldOffAt, by: m.providerHeldOffBy } : null}
+              actionRunning={work.some((w) => w.process === "PowerAction")}
+            />
+          </section>
+        )}
+        <section aria-labelledby="m-why" class="panel">
+          <h3 id="m-why">Why idle</h3>
+          <WhyIdleList view={props.view} />
+        </section>
+      </div>
 
       <section aria-labelledby="m-work" class="panel wide">
         <h3 id="m-work">Work</h3>
         <DataTable
           label="Work on this machine"
           columns={workColumns}
-          rows={m.work}
+          rows={work}
           rowKey={(w) => w.process}
           empty="No live work."
         />
@@ -222,32 +276,60 @@ function WhyIdleList(props: { view: MachineView }) {
   );
 }
 
-const KIND_TONE: Record<string, "ok" | "warn" | "bad" | "neutral"> = {
-  Finished: "ok",
-  Failed: "bad",
-  Canceled: "warn",
-  Expired: "warn",
-  Retried: "neutral",
-};
-
-function Timeline(props: { entries: TimelineEntry[] }) {
-  if (props.entries.length === 0) return <p class="empty">Nothing recorded yet.</p>;
+/** What the provider says: status (and why it is unknown), where, the BMC's power state and health, a hold. */
+function ProviderFacts(props: { machine: MachineDetail }) {
+  const m = props.machine;
+  const owned = isOwned(m);
   return (
-    <ol class="timeline">
-      {props.entries.map((e, i) => (
-        <li key={`${e.at}/${e.kind}/${e.event}/${i}`}>
-          <span class="timeline-at">
-            <At iso={e.at} />
-          </span>
-          <span class="timeline-what">
-            <span class="kind">{e.kind}</span> <StatusBadge status={e.event} tone={KIND_TONE[e.event]} />
-            {e.process && <span>{e.process}</span>}
-            {e.actor && <span class="muted">by {e.actor}</span>}
-            {e.sessionId && <span class="mono muted" title={e.sessionId}>session {e.sessionId.slice(0, 8)}</span>}
-          </span>
-          {e.detail && <span class="timeline-detail wrap">{e.detail}</span>}
-        </li>
-      ))}
-    </ol>
+    <>
+      <dt>Provider status</dt>
+      <dd>
+        <StatusBadge status={m.providerStatus} />
+        {owned && m.providerStatus === "Missing" && <span class="muted status-note">not in the inventory</span>}
+        {m.providerStatusCause && <div class="cause-text wrap">{m.providerStatusCause}</div>}
+      </dd>
+      <dt>Provider</dt>
+      <dd>{m.provider ?? "—"}</dd>
+      <dt>Provider id</dt>
+      <dd class="mono">{m.providerId ?? "—"}</dd>
+      {(!owned || m.providerReservationId) && (
+        <>
+          <dt>Reservation</dt>
+          <dd class="mono">{m.providerReservationId ?? "—"}</dd>
+        </>
+      )}
+      <dt>IP address</dt>
+      <dd class="mono">{m.providerIpAddress ?? "—"}</dd>
+      <dt>{m.provider === "Equinix" ? "Metro" : "Location"}</dt>
+      <dd>{m.providerLocation ?? "—"}</dd>
+      {(owned || m.providerPowerState || m.providerHeldOffAt) && (
+        <>
+          <dt>Power state</dt>
+          <dd>
+            <StatusBadge status={m.providerPowerState} />
+            {m.providerHeldOffAt && (
+              <div>
+                <span class="badge badge-warn">held off</span> by {m.providerHeldOffBy ?? "an operator"} since{" "}
+                <At iso={m.providerHeldOffAt} /> (<Ago iso={m.providerHeldOffAt} />): it stays off until powered on
+              </div>
+            )}
+          </dd>
+        </>
+      )}
+      {(owned || m.providerHealth) && (
+        <>
+          <dt>BMC health</dt>
+          <dd>
+            <StatusBadge status={m.providerHealth} />
+          </dd>
+        </>
+      )}
+      {(owned || m.providerBmc) && (
+        <>
+          <dt>BMC</dt>
+          <dd class={m.providerBmc ? "mono wrap" : "muted"}>{m.providerBmc ?? "none: no power control"}</dd>
+        </>
+      )}
+    </>
   );
 }

@@ -1,8 +1,10 @@
 /**
  * "Machines": the fleet one page at a time (keyset paging with the API's
  * `next`, so page 2,000 costs what page 1 does), searched by id, IP,
- * provider id, metro or reservation, and filtered by tag, process, provider
- * status, backoff and work. Everything is in the URL; the pages visited
+ * provider id, location (an Equinix metro, an inventory's site or rack) or
+ * reservation, and filtered by tag, provider, process, provider status,
+ * backoff and work. Each row says where the machine is and, for a machine
+ * with a BMC, its power state (and an operator's hold) and health. Everything is in the URL; the pages visited
  * before are in `history.state`, so "Previous" and the browser's back both
  * work. The page shown is read again when the fleet changes.
  *
@@ -16,6 +18,7 @@ import { ErrorNote } from "../components/ErrorNote.tsx";
 import { MachineLink } from "../components/MachineLink.tsx";
 import { StatusBadge } from "../components/StatusBadge.tsx";
 import { Ago, Until } from "../components/Time.tsx";
+import { formatTime } from "../format.ts";
 import { hrefWith, location, navigate } from "../router.ts";
 import { useDashboard } from "../state.ts";
 import { useRemote } from "../use_remote.ts";
@@ -26,13 +29,15 @@ import {
   type MachineTag,
   type Process,
   PROCESSES,
+  type Provider,
   PROVIDER_STATUSES,
+  PROVIDERS,
   type ProviderStatus,
 } from "../wire.ts";
 
 const PAGE_SIZE = 50;
 const SEARCH = /^[A-Za-z0-9.:_-]*$/;
-const FILTER_KEYS = ["q", "tag", "process", "providerStatus", "inBackoff", "hasWork"] as const;
+const FILTER_KEYS = ["q", "tag", "provider", "process", "providerStatus", "inBackoff", "hasWork"] as const;
 type FilterKey = typeof FILTER_KEYS[number];
 type FilterParams = Partial<Record<FilterKey, string>>;
 
@@ -42,6 +47,7 @@ function filterOf(params: FilterParams): MachineFilter {
   return {
     q: params.q || undefined,
     tag: (params.tag || undefined) as MachineTag | undefined,
+    provider: (params.provider || undefined) as Provider | undefined,
     process: (params.process || undefined) as Process | undefined,
     providerStatus: (params.providerStatus || undefined) as ProviderStatus | undefined,
     inBackoff: bool(params.inBackoff),
@@ -131,9 +137,46 @@ export function MachinesView() {
   const rows = reply?.rows ?? [];
   const columns: Column<MachineSummary>[] = [
     { label: "Machine", cell: (m) => <MachineLink machineId={m.machineId} /> },
-    { label: "Status", cell: (m) => <StatusBadge status={m.providerStatus} /> },
+    {
+      label: "Status",
+      cell: (m) => (
+        <span
+          title={m.providerStatusCause ??
+            (m.provider === "Inventory" && m.providerStatus === "Missing" ? "not in the inventory" : undefined)}
+        >
+          <StatusBadge status={m.providerStatus} />
+        </span>
+      ),
+    },
+    {
+      label: "Provider",
+      cell: (m) =>
+        m.provider === "Inventory" && m.providerId
+          ? (
+            // Machines you own go by their inventory id.
+            <>
+              Inventory <span class="mono muted">{m.providerId}</span>
+            </>
+          )
+          : m.provider ?? <span class="muted">—</span>,
+    },
     { label: "IP", cell: (m) => <span class="mono">{m.providerIpAddress ?? "—"}</span> },
-    { label: "Metro", cell: (m) => m.providerLocation ?? "—" },
+    { label: "Location", cell: (m) => m.providerLocation ?? "—" },
+    // Only machines you own report power and health: an Equinix page shows no empty columns.
+    ...(rows.some(hasBmcFacts) || filter.provider === "Inventory"
+      ? [
+        {
+          label: "Power",
+          phoneHide: (m: MachineSummary) => !m.providerPowerState && !m.providerHeldOffAt,
+          cell: (m: MachineSummary) => <PowerCell machine={m} />,
+        },
+        {
+          label: "BMC health",
+          phoneHide: (m: MachineSummary) => !m.providerHealth,
+          cell: (m: MachineSummary) => <StatusBadge status={m.providerHealth} />,
+        },
+      ]
+      : []),
     {
       label: "Agent",
       cell: (m) =>
@@ -195,7 +238,7 @@ export function MachinesView() {
             onInput={(e) => {
               draft.value = (e.currentTarget as HTMLInputElement).value;
             }}
-            placeholder="machine id, IP, provider id, metro, reservation"
+            placeholder="id, IP, provider id, location, reservation"
             autoComplete="off"
             spellcheck={false}
             aria-invalid={draftError.value ? true : undefined}
@@ -209,6 +252,13 @@ export function MachinesView() {
           value={params.tag ?? ""}
           options={MACHINE_TAGS}
           onChange={(tag) => go({ tag })}
+        />
+        <Select
+          id="filter-provider"
+          label="Provider"
+          value={params.provider ?? ""}
+          options={PROVIDERS}
+          onChange={(provider) => go({ provider })}
         />
         <Select
           id="filter-process"
@@ -244,7 +294,7 @@ export function MachinesView() {
             class="link-button"
             onClick={() => {
               draft.value = "";
-              go({ q: "", tag: "", process: "", providerStatus: "", inBackoff: "", hasWork: "" });
+              go({ q: "", tag: "", provider: "", process: "", providerStatus: "", inBackoff: "", hasWork: "" });
             }}
           >
             Clear filters
@@ -307,5 +357,29 @@ function Pager(
         Next <span aria-hidden="true">→</span>
       </button>
     </nav>
+  );
+}
+
+function hasBmcFacts(m: MachineSummary): boolean {
+  return m.provider === "Inventory" || m.providerPowerState !== null || m.providerHealth !== null;
+}
+
+/** The BMC's power state, and "held off" while an operator holds the machine off. */
+function PowerCell(props: { machine: MachineSummary }) {
+  const m = props.machine;
+  if (!m.providerPowerState && !m.providerHeldOffAt) return <span class="muted">—</span>;
+  return (
+    <span class="cell-badges">
+      {m.providerPowerState && <StatusBadge status={m.providerPowerState} />}
+      {m.providerHeldOffAt && (
+        <span
+          class="badge badge-warn"
+          title={`held off by ${m.providerHeldOffBy ?? "an operator"} since ${formatTime(m.providerHeldOffAt)}`}
+        >
+          held off
+          <span class="visually-hidden">{` by ${m.providerHeldOffBy ?? "an operator"}`}</span>
+        </span>
+      )}
+    </span>
   );
 }

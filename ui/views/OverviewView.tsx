@@ -1,9 +1,10 @@
 /**
  * "Overview": live counts (machines, live sessions, active work and backoffs
- * per process), claims and failures per minute over the last hour, and the
- * provisioner's status.
+ * per process), the inventory of machines you own (and a warning while its
+ * last reload failed), claims and failures per minute over the last hour,
+ * and the provisioner's status.
  *
- * The counts come from the event stream; the rates and the provisioner's
+ * The counts and the inventory come from the event stream; the rates and the provisioner's
  * last pass from `GET overview`, read every 30 s while this view is open.
  *
  * @module
@@ -11,6 +12,7 @@
 import { getOverview } from "../api.ts";
 import { BarChart } from "../components/BarChart.tsx";
 import { ErrorNote } from "../components/ErrorNote.tsx";
+import { InventoryProblem } from "../components/InventoryProblem.tsx";
 import { Link } from "../components/Link.tsx";
 import { Ago } from "../components/Time.tsx";
 import { formatCount } from "../format.ts";
@@ -43,6 +45,7 @@ export function OverviewView() {
   const counts = state.counts.value;
   const rates = state.rates.value;
   const provisioner = state.provisioner.value;
+  const inventory = state.inventory.value;
   // Every known process, plus any other the server counts.
   const processes = [
     ...new Set([...PROCESSES, ...Object.keys(counts?.activeWork ?? {}), ...Object.keys(counts?.activeBackoffs ?? {})]),
@@ -52,12 +55,21 @@ export function OverviewView() {
     <>
       <h2 id="view-heading" tabIndex={-1}>Overview</h2>
       <ErrorNote message={overview.error.value} />
+      {inventory && <InventoryProblem status={inventory} />}
       <div class="stats">
         <Stat label="Machines" value={counts?.machines} href="/machines" />
         <Stat label="Live sessions" value={counts?.liveSessions} href="/sessions" />
         <Stat label="Active work" value={sum(counts?.activeWork)} href="/work" />
         <Stat label="Backoffs" value={sum(counts?.activeBackoffs)} href="/backoffs" />
       </div>
+      {inventory && (
+        <p class="inventory-line">
+          Inventory: {formatCount(inventory.machines)} machine{inventory.machines === 1 ? "" : "s"}{" "}
+          ({formatCount(inventory.withoutBmc)} without BMC) from{" "}
+          {inventory.path ? <span class="mono">{inventory.path}</span> : "the simulated demo fleet"}, loaded{" "}
+          <Ago iso={inventory.loadedAt} />. <Link href="/reservations">Per location</Link>
+        </p>
+      )}
 
       <section aria-labelledby="per-process">
         <h3 id="per-process">Per process</h3>
@@ -121,6 +133,12 @@ export function OverviewView() {
         {provisioner === null && <p class="empty">No provisioner reports to this server.</p>}
         {provisioner && (
           <dl class="facts">
+            {provisioner.provider && (
+              <>
+                <dt>Provider</dt>
+                <dd>{provisioner.provider}</dd>
+              </>
+            )}
             <dt>State</dt>
             <dd>
               {provisioner.halted
@@ -136,7 +154,9 @@ export function OverviewView() {
             <dt>Managed devices</dt>
             <dd>
               {provisioner.managedDevices === null ? "unknown" : formatCount(provisioner.managedDevices)}
-              {provisioner.maxDevices !== null && ` of at most ${formatCount(provisioner.maxDevices)}`}
+              {/* Machines you own are as many as the inventory lists: no maximum applies. */}
+              {provisioner.maxDevices !== null && provisioner.provider !== "Inventory" &&
+                ` of at most ${formatCount(provisioner.maxDevices)}`}
             </dd>
             <dt>Last pass</dt>
             <dd>

@@ -1,19 +1,26 @@
 /**
- * "Reservations": the provider's hardware reservations as the reservations
- * publisher last read them (live from the event stream): counts per plan and
- * metro (total, provisionable, in use), the list, and when it was read.
+ * "Reservations": what machines Drover may use. For machines you own, the
+ * inventory file (live from the event stream: where it is, when it was
+ * loaded) per location beside the BMDB's machines there (`GET inventory`,
+ * read again when the inventory or the fleet changes). For Equinix Metal,
+ * the hardware reservations as the reservations publisher last read them
+ * (live from the event stream): counts per plan and metro (total,
+ * provisionable, in use), the list, and when it was read.
  *
  * @module
  */
-import { useSignal } from "@preact/signals";
+import { useComputed, useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import { getReservations, messageOf } from "../api.ts";
+import { getInventory, getReservations, messageOf } from "../api.ts";
 import { type Column, DataTable } from "../components/DataTable.tsx";
 import { ErrorNote } from "../components/ErrorNote.tsx";
+import { InventoryProblem } from "../components/InventoryProblem.tsx";
+import { InventoryTable } from "../components/InventoryTable.tsx";
 import { Ago, At } from "../components/Time.tsx";
 import { formatCount } from "../format.ts";
 import { useDashboard } from "../state.ts";
-import type { ReservationRow } from "../wire.ts";
+import { useRemote } from "../use_remote.ts";
+import type { InventoryStatus, ReservationRow } from "../wire.ts";
 
 interface Group {
   plan: string | null;
@@ -96,60 +103,104 @@ export function ReservationsView() {
     },
     { label: "Read", cell: (r) => <Ago iso={r.readAt} /> },
   ];
+  const inventory = state.inventory.value;
+  const provisioner = state.provisioner.value;
+  // Equinix Metal runs when its provisioner reports (a status without `provider` is from before owned machines).
+  const equinixRuns = provisioner !== null && provisioner !== undefined &&
+    (provisioner.provider === undefined || provisioner.provider === "Equinix");
+  const showEquinix = !inventory || equinixRuns || rows.length > 0;
   const sorted = [...rows].sort((a, b) => compare(a.plan, b.plan) || compare(a.metro, b.metro) || compare(a.id, b.id));
   const shown = showAll.value ? sorted : sorted.slice(0, SHOWN);
+
+  // Beside an inventory, Equinix Metal is a part of the page with its own heading.
+  const Sub = inventory ? "h4" : "h3";
 
   return (
     <>
       <h2 id="view-heading" tabIndex={-1}>Reservations</h2>
-      <ErrorNote message={error.value} />
-      <p class="summary">
-        {list === undefined
-          ? (error.value ? "" : "Loading…")
-          : `${formatCount(totals.total)} reservations: ${formatCount(totals.provisionable)} provisionable, ${
-            formatCount(totals.inUse)
-          } in use.`}
-        {lastRead && (
+      {inventory && <InventorySection status={inventory} />}
+      <section aria-labelledby={inventory ? "r-equinix" : undefined}>
+        {inventory && <h3 id="r-equinix">Equinix Metal</h3>}
+        {!showEquinix && <p class="empty">No Equinix Metal reservations (Equinix Metal ended on 2026-06-30).</p>}
+        {showEquinix && (
           <>
-            {" "}Last read <Ago iso={lastRead} /> (<At iso={lastRead} />).
+            <ErrorNote message={error.value} />
+            <p class="summary">
+              {list === undefined
+                ? (error.value ? "" : "Loading…")
+                : `${formatCount(totals.total)} reservations: ${formatCount(totals.provisionable)} provisionable, ${
+                  formatCount(totals.inUse)
+                } in use.`}
+              {lastRead && (
+                <>
+                  {" "}Last read <Ago iso={lastRead} /> (<At iso={lastRead} />).
+                </>
+              )}
+            </p>
           </>
         )}
-      </p>
-      {list && (
-        <>
-          <section aria-labelledby="r-groups">
-            <h3 id="r-groups">By plan and metro</h3>
-            <DataTable
-              label="Reservations by plan and metro"
-              columns={groupColumns}
-              rows={groups}
-              rowKey={(g) => `${g.plan}/${g.metro}`}
-              empty="No reservations."
-              compact
-            />
-          </section>
-          <section aria-labelledby="r-list">
-            <h3 id="r-list">All reservations</h3>
-            <DataTable
-              label="All reservations"
-              columns={rowColumns}
-              rows={shown}
-              rowKey={(r) => r.id}
-              empty="No reservations."
-            />
-            {sorted.length > shown.length && (
-              <button
-                type="button"
-                onClick={() => {
-                  showAll.value = true;
-                }}
-              >
-                Show all {formatCount(sorted.length)}
-              </button>
-            )}
-          </section>
-        </>
-      )}
+        {showEquinix && list && (
+          <>
+            <section aria-labelledby="r-groups">
+              <Sub id="r-groups">By plan and metro</Sub>
+              <DataTable
+                label="Reservations by plan and metro"
+                columns={groupColumns}
+                rows={groups}
+                rowKey={(g) => `${g.plan}/${g.metro}`}
+                empty="No reservations."
+                compact
+              />
+            </section>
+            <section aria-labelledby="r-list">
+              <Sub id="r-list">All reservations</Sub>
+              <DataTable
+                label="All reservations"
+                columns={rowColumns}
+                rows={shown}
+                rowKey={(r) => r.id}
+                empty="No reservations."
+              />
+              {sorted.length > shown.length && (
+                <button
+                  type="button"
+                  onClick={() => {
+                    showAll.value = true;
+                  }}
+                >
+                  Show all {formatCount(sorted.length)}
+                </button>
+              )}
+            </section>
+          </>
+        )}
+      </section>
     </>
+  );
+}
+
+/** The inventory file and, per location, its machines beside the BMDB's. */
+function InventorySection(props: { status: InventoryStatus }) {
+  const state = useDashboard();
+  const changed = useComputed(() => [state.inventory.value, state.fleetChanged.value]);
+  const remote = useRemote("inventory", getInventory, {
+    refreshOn: changed,
+    minIntervalMs: 2000,
+    paused: state.paused,
+  });
+  const s = props.status;
+  return (
+    <section aria-labelledby="r-inventory">
+      <h3 id="r-inventory">Inventory</h3>
+      <p class="summary">
+        {formatCount(s.machines)} machine{s.machines === 1 ? "" : "s"} you own
+        {s.withoutBmc > 0 && ` (${formatCount(s.withoutBmc)} without BMC)`}, from{" "}
+        {s.path ? <span class="mono">{s.path}</span> : "the simulated demo fleet"}, loaded <Ago iso={s.loadedAt} />{" "}
+        (<At iso={s.loadedAt} />).
+      </p>
+      <InventoryProblem status={s} />
+      <ErrorNote message={remote.error.value} />
+      <InventoryTable listed={s.locations} recorded={remote.data.value?.recorded} />
+    </section>
   );
 }
