@@ -12,7 +12,8 @@
  * dashboard's first paint, the event stream's fan-out and the whole
  * service's start and idle use, each server in a process of its own (issues
  * 7 and 8); pgbench's TPC-B right after the anchor,
- * and graphile-worker and pg-boss after Drover's runs (issue 9). Prints a
+ * and graphile-worker and pg-boss after Drover's runs (issue 9); machines you
+ * own, adopted and swept through simulated Redfish BMCs (issue 27). Prints a
  * table and writes bench/results/latest.json and units-by-workers.svg.
  * `--help` for the options.
  *
@@ -50,6 +51,9 @@ import type { FleetBringupResult } from "./fleet_bringup.ts";
 import type { AgentApiResult } from "./agent_api.ts";
 import type { ServiceFigures } from "./service_figures.ts";
 import { checkServiceTargets } from "./service_targets.ts";
+import type { OwnedMachinesResult } from "./owned_machines.ts";
+import { checkOwnedTargets } from "./owned_targets.ts";
+import { OWNED_NOTE } from "./owned_report.ts";
 import {
   AGENT_API_HEARTBEATS_PER_SECOND,
   checkAgentApiTargets,
@@ -325,6 +329,11 @@ async function main(): Promise<number> {
     const binDir = postgresBinDir();
     const admin = postgresRawSql(server.url());
     const machine = await readMachineInfo(admin, binDir).finally(() => admin.close());
+    if (plan.ownedOnly) {
+      const { runOwnedOnly } = await import("./owned_only.ts");
+      await runOwnedOnly(server, plan, progress);
+      return 0;
+    }
 
     await server.admin("CREATE DATABASE anchor");
     const postmaster = postmasterPid(`${server.dir}/data`);
@@ -453,6 +462,9 @@ async function main(): Promise<number> {
     // Issues 7 and 8: admin API, dashboard, event stream, and the service's start and idle (child processes).
     const { measureServiceFigures } = await import("./service_figures.ts");
     const service: ServiceFigures = await measureServiceFigures(server, plan, progress);
+    // Issue 27: machines you own (the BMC simulator and Drover's side each a child process).
+    const { measureOwnedMachines, ownedSettings } = await import("./owned_machines.ts");
+    const owned: OwnedMachinesResult = await measureOwnedMachines(server, ownedSettings(plan.quick), progress);
     await server.stop();
     const pglite = await benchPglite(plan);
     fleets.push(pglite.fleet);
@@ -496,6 +508,7 @@ async function main(): Promise<number> {
       service,
       tpcb,
       peers,
+      owned,
       targets: [
         ...checkTargets({
           anchorUnitsPerSecond: new Map(anchorMedian.map((a) => [a.clients, a.unitsPerSecond])),
@@ -508,6 +521,7 @@ async function main(): Promise<number> {
         ...checkAgentApiTargets(agentApi, new Map(anchorMedian.map((a) => [a.clients, a.unitsPerSecond]))),
         ...checkServiceTargets(service),
         ...checkPeerTargets(postgres, peers),
+        ...checkOwnedTargets(owned),
       ],
       notes: [
         `A unit is a claim and a finish. The main table's units are strung ${describeUnitChoice(plan.unit)} The ` +
@@ -540,6 +554,7 @@ async function main(): Promise<number> {
         "COMMITTED with SKIP LOCKED, Drover's units are SERIALIZABLE. CPU per job: client is that Node.js process, " +
         "server every PostgreSQL process. pgbench TPC-B: `pgbench -i -s <largest client count>`, then " +
         "`pgbench -c N -j N -T s` with its defaults (built-in script, simple protocol, READ COMMITTED).",
+        OWNED_NOTE,
       ],
     };
     console.log(formatReport(report));

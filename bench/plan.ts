@@ -39,9 +39,15 @@ export interface BenchPlan {
    * main unit shape) and the peers, nothing else; for iterating on issue 9.
    */
   peersOnly: boolean;
+  /**
+   * `--only owned`: "Machines you own" (issue 27) alone, merged into the
+   * report at `outPath` (latest.json by default; with `--quick`,
+   * owned-only.json), whose other figures stay as they are.
+   */
+  ownedOnly: boolean;
 }
 
-const USAGE = `deno task bench [--quick] [--seconds N] [--runs N] [--unit U] [--only peers] [--out PATH] [--help]
+const USAGE = `deno task bench [--quick] [--seconds N] [--runs N] [--unit U] [--only peers|owned] [--out PATH] [--help]
 
   --quick      one short run per configuration (1 s) and smaller service figures: a smoke
                check (under 2 minutes), not figures to judge by
@@ -55,6 +61,9 @@ const USAGE = `deno task bench [--quick] [--seconds N] [--runs N] [--unit U] [--
                at 10k machines the runner's other shape is measured too, at every worker count
   --only peers the anchor, pgbench TPC-B, Drover at 10k machines and the peers (graphile-worker,
                pg-boss) alone; the report goes to bench/results/peers-only.json (or --out)
+  --only owned "Machines you own" alone (10,000 simulated BMCs; 1,000 with --quick), merged into
+               bench/results/latest.json (with --quick: owned-only.json; or --out), whose other
+               figures stay
   --out PATH   JSON report (default bench/results/latest.json); the chart goes beside it
                (bench/results/units-by-workers.svg for the default, else PATH less .json
                + .units-by-workers.svg)`;
@@ -116,11 +125,13 @@ export function parsePlan(args: string[]): BenchPlan | undefined {
       `--unit must be one of ${Object.keys(UNITS).join(", ")}: current value is ${JSON.stringify(values.unit)}`,
     );
   }
-  if (values.only !== undefined && values.only !== "peers") {
-    throw new RangeError(`--only takes one value, peers: current value is ${JSON.stringify(values.only)}`);
+  if (values.only !== undefined && values.only !== "peers" && values.only !== "owned") {
+    throw new RangeError(`--only takes peers or owned: current value is ${JSON.stringify(values.only)}`);
   }
   const peersOnly = values.only === "peers";
-  const outPath = values.out ?? `${RESULTS}${peersOnly ? "peers-only" : "latest"}.json`;
+  const ownedOnly = values.only === "owned";
+  const defaultOut = peersOnly ? "peers-only" : ownedOnly && quick ? "owned-only" : "latest";
+  const outPath = values.out ?? `${RESULTS}${defaultOut}.json`;
   // Whole seconds: pgbench (the anchor) takes nothing finer.
   const seconds = positiveNumber("seconds", values.seconds, quick ? 1 : 10, true);
   return {
@@ -138,5 +149,6 @@ export function parsePlan(args: string[]): BenchPlan | undefined {
     outPath,
     chartPath: chartPathFor(outPath),
     peersOnly,
+    ownedOnly,
   };
 }

@@ -22,6 +22,8 @@ import type { EventResults } from "./targets.ts";
 import type { TpcbResult } from "./tpcb.ts";
 import type { PeerResults } from "./peers/measure.ts";
 import { formatPeersSection } from "./peers/section.ts";
+import type { OwnedMachinesResult } from "./owned_machines.ts";
+import { formatOwnedSection } from "./owned_report.ts";
 import {
   AGENT_API_ANCHOR_CLIENTS,
   AGENT_API_HEARTBEATS_PER_SECOND,
@@ -74,6 +76,8 @@ export interface BenchReport {
   tpcb?: TpcbResult;
   /** Issue 9: graphile-worker and pg-boss on the same server; absent when skipped. */
   peers?: PeerResults;
+  /** Issue 27: machines you own, adopted and swept through simulated BMCs; absent when skipped. */
+  owned?: OwnedMachinesResult;
   targets: TargetCheck[];
   notes: string[];
 }
@@ -440,6 +444,7 @@ export function formatReport(r: BenchReport): string {
     ...formatPeersSection(r),
     ...fleetSection(r, anchor),
     ...(r.service ? formatServiceSection(r.service) : []),
+    ...(r.owned ? formatOwnedSection(r.owned) : []),
     targets,
     "",
     ...(noisy.length > 0

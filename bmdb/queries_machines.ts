@@ -436,10 +436,13 @@ export function newProvidedMachines(params: {
           SELECT (${machineIds}::uuid[])[d.ord] AS machine_id, d.* FROM ${devicesRelation(devices)}
           WHERE NOT EXISTS (SELECT 1 FROM machine_provided mp
             WHERE mp.provider = ${provider}::text AND mp.provider_id = d.provider_id)),
-        made AS (INSERT INTO machines (machine_id) SELECT machine_id FROM fresh RETURNING machine_id)
+        made AS (INSERT INTO machines (machine_id) SELECT machine_id FROM fresh)
+        -- From fresh, not joined with made: a data-modifying CTE runs whether it is read or not, and the
+        -- foreign key is checked at the statement's end. (Joined, the work pool's planner settings made it a
+        -- nested loop: 10,000 devices took 4 s on PostgreSQL and 12 s on PGlite instead of a fraction of one.)
         INSERT INTO machine_provided (machine_id, provider, provider_id, ${fieldColumns()})
         SELECT f.machine_id, ${provider}::text, f.provider_id, ${fieldColumns("f")}
-        FROM fresh f JOIN made USING (machine_id)
+        FROM fresh f
         RETURNING machine_id, provider_id`,
     map: (rows) => rows.map(toProvidedMachine),
   };

@@ -88,22 +88,27 @@ export class BmcHttp {
    * or the signal's reason when it aborts.
    */
   send(request: HttpRequest, signal: AbortSignal): Promise<HttpReply> {
-    const timeout = AbortSignal.timeout(this.#requestTimeoutMs);
-    const either = AbortSignal.any([signal, timeout]);
-    if (either.aborted) return Promise.reject(signal.aborted ? signal.reason : this.#timedOut(request, false));
+    if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<HttpReply>((resolve, reject) => {
       // Whether a connection to the BMC was established: before that, the BMC cannot have seen the request.
       let connected = false;
       let settled = false;
+      // A timer cleared when the request settles, not AbortSignal.timeout(): that one stays pending for the
+      // whole timeout, holding the request's state (about 0.7 KB each, 10 MiB at 450 requests/s and 30 s).
+      const timer = setTimeout(() => {
+        const error = this.#timedOut(request, connected);
+        settle(() => reject(error));
+        outgoing.destroy();
+      }, this.#requestTimeoutMs);
       const settle = (fn: () => void) => {
         if (settled) return;
         settled = true;
-        either.removeEventListener("abort", onAbort);
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
         fn();
       };
       const onAbort = () => {
-        const error = signal.aborted ? signal.reason : this.#timedOut(request, connected);
-        settle(() => reject(error));
+        settle(() => reject(signal.reason));
         outgoing.destroy();
       };
       const outgoing = (this.#secure ? https : http).request({
@@ -150,7 +155,7 @@ export class BmcHttp {
         else socket.once(this.#secure ? "secureConnect" : "connect", () => connected = true);
       });
       outgoing.on("error", (error) => settle(() => reject(this.#unreachable(error, connected))));
-      either.addEventListener("abort", onAbort, { once: true });
+      signal.addEventListener("abort", onAbort, { once: true });
       outgoing.end(request.body);
     });
   }

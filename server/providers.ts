@@ -169,6 +169,7 @@ async function ownedMachines(
     const provider = new InventoryProvider({
       inventory: () => demo.inventory,
       redfish,
+      sweepConcurrency: config.bmc.concurrency,
       bmdb,
       logger,
       power: { ...power, pollIntervalMs: 500 },
@@ -210,7 +211,15 @@ async function ownedMachines(
   warnInsecure(watcher.current, logger, warned);
   status.set(inventoryStatus(watcher.current));
   const redfish = redfishPool(config, ctx);
-  const provider = new InventoryProvider({ inventory: () => watcher.current, redfish, bmdb, logger, power });
+  const provider = new InventoryProvider({
+    inventory: () => watcher.current,
+    redfish,
+    // As many BMC reads in flight as the pool allows (one per BMC, at most DROVER_BMC_CONCURRENCY in all).
+    sweepConcurrency: config.bmc.concurrency,
+    bmdb,
+    logger,
+    power,
+  });
   const starter = await sshStarter(config, provider);
   parts.inventory = `${where.path}: ${watcher.current.machines.length} machines` +
     (where.credentialsPath ? `, BMC credentials from ${where.credentialsPath}` : "");
