@@ -70,7 +70,9 @@ async function main(): Promise<number> {
   }
   for (const [part, where] of Object.entries(service.parts)) logger.info(`${part}: ${where}`);
   logger.info("started", { ms: Math.round(performance.now() - started) });
-  console.log(`Drover is running. Dashboard: ${service.loginUrl}`);
+  console.log(
+    `Drover is running${service.demo ? " (demo fleet: see the Overview)" : ""}. Dashboard: ${service.loginUrl}`,
+  );
 
   const signalled = Promise.withResolvers<string>();
   let signals = 0;

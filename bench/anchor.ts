@@ -10,6 +10,7 @@ import { readCpuTimes } from "./cpu_time.ts";
 
 /** Where the anchor's script and SQL came from. */
 export interface AnchorSource {
+  /** Relative to the repository (results are committed: no path of the machine they ran on). */
   dir: string;
   /** `shared`: ../shared/bench-anchor next to the repository; `vendored`: bench/anchor/. */
   origin: "shared" | "vendored";
@@ -31,8 +32,14 @@ export interface AnchorResult {
   cpu?: { clientUsPerUnit: number; serverUsPerUnit: number };
 }
 
-const SHARED_DIR = fileURLToPath(new URL("../../shared/bench-anchor/", import.meta.url));
-const VENDORED_DIR = fileURLToPath(new URL("./anchor/", import.meta.url));
+const SHARED = "../shared/bench-anchor/";
+const VENDORED = "bench/anchor/";
+/** A directory relative to the repository, as a path here. */
+function here(dir: string): string {
+  return fileURLToPath(new URL(`../${dir}`, import.meta.url));
+}
+const SHARED_DIR = here(SHARED);
+const VENDORED_DIR = here(VENDORED);
 const FILES = ["run.sh", "uow-schema.sql", "uow-slot-schema.sql", "uow-fn-schema.sql", "uow-fn.pgbench", "README.md"];
 
 async function readOrUndefined(path: string): Promise<Uint8Array | undefined> {
@@ -59,12 +66,12 @@ export async function findAnchor(): Promise<AnchorSource> {
       ]);
       if (!sameBytes(shared, vendored)) vendoredDiffers.push(file);
     }
-    return { dir: SHARED_DIR, origin: "shared", vendoredDiffers };
+    return { dir: SHARED, origin: "shared", vendoredDiffers };
   }
   if (!await readOrUndefined(`${VENDORED_DIR}run.sh`)) {
     throw new Error(`The bench anchor is missing: neither ${SHARED_DIR} nor ${VENDORED_DIR} holds run.sh`);
   }
-  return { dir: VENDORED_DIR, origin: "vendored", vendoredDiffers: [] };
+  return { dir: VENDORED, origin: "vendored", vendoredDiffers: [] };
 }
 
 const LINE = /^clients=(\d+)\tunits_per_s=(\d+)\tretries=(\d+)\tlatency_ms=([\d.]*)$/;
@@ -116,7 +123,7 @@ async function runScript(source: AnchorSource, options: RunAnchorOptions, client
   const conninfo = `-h ${options.host} -p ${options.port} -U ${options.user}` +
     (options.asDocumented ? ` -d ${options.database}` : "");
   const out = await new Deno.Command("bash", {
-    args: [`${source.dir}run.sh`, conninfo, String(seconds), clients.join(" ")],
+    args: [`${here(source.dir)}run.sh`, conninfo, String(seconds), clients.join(" ")],
     env: { PATH: path, PGDATABASE: options.database },
     stdout: "piped",
     stderr: "piped",

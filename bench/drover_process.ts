@@ -38,7 +38,7 @@ export interface DroverProcess extends AsyncDisposable {
   readonly pid: number;
   /** `performance.now()` just before the spawn. */
   readonly spawnedAt: number;
-  /** The dashboard URL of the line `Drover is running. Dashboard: <url>`; rejects if the process exits first. */
+  /** The dashboard URL of the line `Drover is running[ (demo fleet…)]. Dashboard: <url>`; rejects if the process exits first. */
   readonly loginUrl: Promise<string>;
   /** Everything it printed on stderr so far (its log). */
   log(): string;
@@ -56,7 +56,7 @@ export function spawnDrover(env: Record<string, string>, extraDenoArgs: string[]
     args: [...startTaskDenoArgs(), ...extraDenoArgs, MAIN],
     cwd: decodeURIComponent(REPO.pathname),
     env: childEnvironment(env),
-    readyWhen: (stdout) => /Drover is running\. Dashboard: (\S+)/.exec(stdout)?.[1],
+    readyWhen: (stdout) => /Drover is running.*?\. Dashboard: (\S+)/.exec(stdout)?.[1],
     what: "drover",
   });
   return {

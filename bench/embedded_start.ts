@@ -53,7 +53,12 @@ export interface EmbeddedResult {
 }
 
 async function startOnce(dir: string): Promise<{ process: DroverProcess; run: EmbeddedStartRun }> {
-  const process = spawnDrover({ DROVER_DATA_DIR: `${dir}/data`, DROVER_LISTEN: `127.0.0.1:${freePort()}` });
+  // The embedded service itself, not the demo's misbehaving fleet (its provisioning alone takes 12-40 s on purpose).
+  const process = spawnDrover({
+    DROVER_DATA_DIR: `${dir}/data`,
+    DROVER_LISTEN: `127.0.0.1:${freePort()}`,
+    DROVER_DEMO: "false",
+  });
   try {
     const since = () => performance.now() - process.spawnedAt;
     const login = new URL(await within(process.loginUrl, 60_000, "the embedded service's login line"));

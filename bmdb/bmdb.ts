@@ -224,7 +224,7 @@ export class Bmdb {
     }, { sessionId: rows[0].session_id as string, intervalSeconds, sentAt, parent });
     this.#sessions.add(session);
     session.startHeartbeats();
-    this.#logger.info("session started", { sessionId: session.sessionId, component: this.component });
+    this.#logger.debug("session started", { sessionId: session.sessionId, component: this.component });
     return session;
   }
 

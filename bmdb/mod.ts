@@ -47,7 +47,10 @@ export { loadMigrations, type Migration, type MigrationResult } from "./migrate.
 export {
   HistoryEvent,
   InstallationResult,
+  OPERATOR_PROCESSES,
+  type OperatorProcess,
   Process,
+  PROCESS_DESCRIPTIONS,
   PROCESSES,
   Provider,
   PROVIDERS,

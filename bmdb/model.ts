@@ -25,8 +25,28 @@ export const Process = {
 } as const;
 export type Process = typeof Process[keyof typeof Process];
 
-/** All processes, for validation. */
+/** All processes, for validation (the BMDB's contract tests use the test-only ones). */
 export const PROCESSES: readonly Process[] = Object.values(Process);
+
+/**
+ * The processes Drover's own components run: what operators are offered
+ * (counts, filters, the API's enumerations, metrics' labels). The test-only
+ * processes stay valid in the BMDB, for its contract tests, and are shown
+ * nowhere.
+ */
+export const OPERATOR_PROCESSES = [
+  Process.ShepherdAgentStart,
+  Process.ShepherdRecovery,
+  Process.PowerAction,
+] as const satisfies readonly Process[];
+export type OperatorProcess = typeof OPERATOR_PROCESSES[number];
+
+/** What each operator process is, as the API describes it. */
+export const PROCESS_DESCRIPTIONS: Readonly<Record<OperatorProcess, string>> = {
+  ShepherdAgentStart: "the initializer starts the agent on a machine that has none",
+  ShepherdRecovery: "the recoverer restarts (or powers on) a machine whose agent went quiet",
+  PowerAction: "an operator's power action (on, off, restart) through the machine's BMC",
+};
 
 /**
  * Processes that exclude each other on one machine: the shepherd's agent start

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Row } from "./driver.ts";
-import { type Process, PROCESSES, type Provider } from "./model.ts";
+import { OPERATOR_PROCESSES, type Process, type Provider } from "./model.ts";
 import type { QuerySpec } from "./query.ts";
 import {
   agentRecoveryEligible,
@@ -23,13 +23,17 @@ function count(name: string, statement: Sql): QuerySpec<number> {
   return { name, kind: "read", build: () => statement, map: (rows) => Number(rows[0]?.count ?? 0) };
 }
 
-/** Per-process counts, with every process present (0 when none). */
-export type ProcessCounts = Record<Process, number>;
+/** Per-process counts, with every operator process present (0 when none); test-only processes are left out. */
+export type ProcessCounts = Partial<Record<Process, number>>;
 
-/** Rows of `process` and a count (in `column`) as counts for every process. */
+/** Rows of `process` and a count (in `column`) as counts for every operator process. */
 export function byProcess(rows: Row[], column = "count"): ProcessCounts {
-  const out = Object.fromEntries(PROCESSES.map((p) => [p, 0])) as ProcessCounts;
-  for (const r of rows) out[r.process as Process] = Number(r[column]);
+  const out: ProcessCounts = Object.fromEntries(OPERATOR_PROCESSES.map((p) => [p, 0]));
+  for (const r of rows) {
+    if ((OPERATOR_PROCESSES as readonly string[]).includes(r.process as string)) {
+      out[r.process as Process] = Number(r[column]);
+    }
+  }
   return out;
 }
 

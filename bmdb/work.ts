@@ -303,7 +303,7 @@ export class Work<R = unknown> {
         }
       });
       if (!outcome.alive) throw this.#owner.expiredByDatabase();
-      this.#owner.logger.info(outcome.cancelRequested ? "work canceled" : "work failed", {
+      this.#owner.logger.debug(outcome.cancelRequested ? "work canceled" : "work failed", {
         ...this.#fields(),
         cause: reason,
       });

@@ -13,8 +13,9 @@ import {
   type Bmdb,
   type MachineFilter,
   MachineNotFoundError,
+  OPERATOR_PROCESSES,
   type Process,
-  PROCESSES,
+  PROCESS_DESCRIPTIONS,
   type RecoveryTimeouts,
   WorkNotFoundError,
 } from "../bmdb/mod.ts";
@@ -33,6 +34,8 @@ export interface AdminApiOptions {
   bulkLimit?: number;
   /** How long the per-minute rates are reused. @default 10000 */
   ratesCacheMs?: number;
+  /** Set when the embedded demo fleet runs: what it does (the Overview says so). */
+  demo?: string;
 }
 
 type Env = { Variables: AuthVariables };
@@ -45,6 +48,13 @@ function filterFromQuery(query: Record<string, string>): MachineFilter {
   for (const key of FILTER_KEYS) {
     const value = query[key];
     if (value === undefined || value === "") continue;
+    if (key === "process" && !(OPERATOR_PROCESSES as readonly string[]).includes(value)) {
+      throw new ApiError(
+        400,
+        `process: must be one of ${OPERATOR_PROCESSES.join(", ")}: current value is ${JSON.stringify(value)}`,
+        key,
+      );
+    }
     if (key === "inBackoff" || key === "hasWork") {
       if (value !== "true" && value !== "false") {
         throw new ApiError(400, `${key}: must be true or false: current value is ${JSON.stringify(value)}`, key);
@@ -55,8 +65,9 @@ function filterFromQuery(query: Record<string, string>): MachineFilter {
   return filter as MachineFilter;
 }
 
-const processSchema = z.enum(PROCESSES as [Process, ...Process[]], {
-  error: `must be one of ${PROCESSES.join(", ")}`,
+// Operators are offered Drover's processes only: the BMDB's test-only ones are not theirs to act on.
+const processSchema = z.enum(OPERATOR_PROCESSES, {
+  error: `must be one of ${OPERATOR_PROCESSES.join(", ")}`,
 });
 const filterSchema = z.strictObject({
   q: z.string().optional(),
@@ -139,6 +150,12 @@ export function adminApi(options: AdminApiOptions): Hono<Env> {
 
   app.get("/whoami", (c) => c.json({ role: c.get("role") }));
 
+  // Which processes exist (work, backoffs and history name them), and what each is.
+  app.get(
+    "/processes",
+    (c) => c.json({ processes: OPERATOR_PROCESSES.map((name) => ({ name, description: PROCESS_DESCRIPTIONS[name] })) }),
+  );
+
   app.get("/overview", async (c) => {
     if (!rates || performance.now() - rates.at > ratesCacheMs) {
       rates = { at: performance.now(), value: bmdb.read((q) => q.historyRates({ minutes: 60 })) };
@@ -150,6 +167,7 @@ export function adminApi(options: AdminApiOptions): Hono<Env> {
       counts,
       provisioner: hub.snapshot().provisioner ?? null,
       rates: r,
+      demo: options.demo ?? null,
     });
   });
 

@@ -27,6 +27,8 @@ export interface AdminOptions {
   ui?: Hono;
   /** Operators' power actions (machines you own, with a BMC). */
   power?: PowerActions;
+  /** Set when the embedded demo fleet runs: what it does, for the Overview. */
+  demo?: string;
 }
 
 export interface ServerAppOptions {
@@ -76,7 +78,13 @@ export function serverApp(options: ServerAppOptions): Hono {
     app.get("/metrics", async (c) => c.text(await registry.metrics(), 200, { "content-type": registry.contentType }));
     app.route(
       "/api/v1",
-      adminApi({ bmdb, hub: admin.hub, recoveryTimeouts: admin.recoveryTimeouts, bulkLimit: admin.bulkLimit }),
+      adminApi({
+        bmdb,
+        hub: admin.hub,
+        recoveryTimeouts: admin.recoveryTimeouts,
+        bulkLimit: admin.bulkLimit,
+        demo: admin.demo,
+      }),
     );
     app.route("/api/v1", ownedApi({ bmdb, hub: admin.hub, power: admin.power }));
     app.all("/api/*", (c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));

@@ -70,6 +70,12 @@ export const SETTINGS = [
     help: "a graceful shutdown or restart not seen this long is forced",
   },
   {
+    env: "DROVER_DEMO",
+    flag: "demo",
+    default: "true",
+    help: "embedded only: the simulated fleet misbehaves on purpose (work to cancel, backoffs to retry)",
+  },
+  {
     env: "DROVER_SIM_OWNED_FLEET",
     flag: "sim-owned-fleet",
     default: "0",
@@ -167,6 +173,11 @@ export interface Config {
   bmc: { concurrency: number; requestTimeoutMs: number; gracefulTimeoutMs: number };
   /** Demo: simulated machines you own in-process (0: off). */
   simOwnedFleet: number;
+  /**
+   * The embedded Metal simulator's fleet misbehaves on purpose (DROVER_DEMO, on by default): only when no real
+   * provider and no simulated owned fleet is configured.
+   */
+  demo: boolean;
   /** Start agents through the standalone simulator at `equinix.apiUrl`. */
   simAgents: boolean;
   agentUrl: string;
@@ -178,6 +189,8 @@ export interface Config {
   deviceCreationRate: TokenBucketOptions;
   agentHeartbeatIntervalSeconds: number;
   recoveryTimeouts: { startTimeoutSeconds: number; heartbeatTimeoutSeconds: number };
+  /** DROVER_AGENT_HEARTBEAT_TIMEOUT was left at its default (the demo picks a shorter one). */
+  heartbeatTimeoutDefaulted: boolean;
   janitorGraceSeconds: number;
   janitorIntervalMs: number;
   /** Undefined when left at the default: the embedded mode picks quicker ones. */
@@ -275,6 +288,7 @@ const schema = z.object({
   DROVER_BMC_TIMEOUT: duration(100, "100ms"),
   DROVER_BMC_GRACEFUL_TIMEOUT: duration(0, "0s"),
   DROVER_SIM_OWNED_FLEET: integer(0, 10_000),
+  DROVER_DEMO: z.enum(["true", "false"], "must be true or false").transform((v) => v === "true"),
   DROVER_SSH_KEY: z.string().min(1).optional(),
   DROVER_AGENT_PATH: z.string().min(1).optional(),
   DROVER_SIM_AGENTS: z.enum(["true", "false"], "must be true or false").transform((v) => v === "true"),
@@ -391,6 +405,7 @@ export function readConfig(env: Record<string, string | undefined>, args: string
       gracefulTimeoutMs: c.DROVER_BMC_GRACEFUL_TIMEOUT,
     },
     simOwnedFleet: c.DROVER_SIM_OWNED_FLEET,
+    demo: c.DROVER_DEMO && !c.EQUINIX_API_URL && !c.DROVER_INVENTORY && c.DROVER_SIM_OWNED_FLEET === 0,
     simAgents: c.DROVER_SIM_AGENTS,
     agentUrl: c.DROVER_AGENT_URL ?? `http://${reachable}:${c.DROVER_LISTEN.port}`,
     maxDevices: c.DROVER_MAX_DEVICES,
@@ -404,6 +419,7 @@ export function readConfig(env: Record<string, string | undefined>, args: string
       startTimeoutSeconds: Math.round(c.DROVER_AGENT_START_TIMEOUT / 1000),
       heartbeatTimeoutSeconds: Math.round(c.DROVER_AGENT_HEARTBEAT_TIMEOUT / 1000),
     },
+    heartbeatTimeoutDefaulted: raw.DROVER_AGENT_HEARTBEAT_TIMEOUT === "10m",
     janitorGraceSeconds: Math.round(c.DROVER_JANITOR_GRACE / 1000),
     janitorIntervalMs: c.DROVER_JANITOR_INTERVAL,
     provisionerIntervalMs: raw.DROVER_PROVISIONER_INTERVAL === "30s" ? undefined : c.DROVER_PROVISIONER_INTERVAL,

@@ -33,6 +33,7 @@ import { RedfishPool } from "../redfish/mod.ts";
 import type { Config } from "./config.ts";
 import { type InventoryStatus, inventoryStatus } from "./inventory_status.ts";
 import { startOwnedFleetDemo } from "./owned_fleet_demo.ts";
+import { DEMO_DESCRIPTION, demoDeviceProfile, startDemoFleet } from "./demo_fleet.ts";
 import type { Teardown } from "./teardown.ts";
 
 export interface Providers {
@@ -87,10 +88,12 @@ async function equinix(config: Config, ctx: Context): Promise<{ setup: ProviderS
     });
     parts.provider = `Equinix Metal API at ${config.equinix.apiUrl}, project ${config.equinix.projectId}`;
   } else {
-    // Quicker than the simulator's default clock, so a newcomer sees the fleet come up in seconds.
+    // Quicker than the simulator's default clock, so a newcomer sees the fleet come up in seconds;
+    // or, the demo, on its own schedule of tens of seconds (demo_fleet.ts).
     sim = await startSimulator({
       reservations: config.simReservations,
       timing: { queuedMs: 100, provisioningMs: 600 },
+      ...(config.demo ? { deviceProfile: demoDeviceProfile } : {}),
     });
     const started = sim;
     teardown.add("simulator", () => started.close());
@@ -111,6 +114,12 @@ async function equinix(config: Config, ctx: Context): Promise<{ setup: ProviderS
     teardown.add("simulated agents", () => simulated.close());
     starter = simulated;
     parts.agents = "simulated, in-process on the simulator's machines";
+    if (config.demo) {
+      const demo = startDemoFleet({ fleet: sim.fleet, agents: simulated, logger });
+      teardown.add("demo schedule", () => demo.close());
+      starter = demo.starter;
+      parts.demo = DEMO_DESCRIPTION;
+    }
   } else {
     parts.agents =
       "not started on Equinix machines: set DROVER_SSH_KEY and DROVER_AGENT_PATH, or DROVER_SIM_AGENTS (initializer and recoverer are off)";

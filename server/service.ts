@@ -37,6 +37,7 @@ import { openLiveFeed } from "./live_feed.ts";
 import { listen, type RunningServer } from "./listen.ts";
 import { serverApp } from "./app.ts";
 import { startProviders } from "./providers.ts";
+import { DEMO_DESCRIPTION } from "./demo_fleet.ts";
 import { Teardown } from "./teardown.ts";
 
 export interface Service {
@@ -46,6 +47,8 @@ export interface Service {
   readonly loginUrl: string;
   /** What runs where, for the start banner. */
   readonly parts: Record<string, string>;
+  /** The demo fleet runs (the banner line says so). */
+  readonly demo: boolean;
   /** SIGHUP: re-reads the inventory file (its problems are logged and shown; the last good one keeps running). */
   reload(): Promise<void>;
   stop(): Promise<void>;
@@ -115,6 +118,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
 
     // No real provider: the in-process simulators, on a quicker clock so a newcomer sees the fleet move.
     const embedded = !config.equinix && !config.inventory;
+    // The demo's agents go quiet on purpose: their recovery shows within a minute, not ten.
+    const recoveryTimeouts = config.demo && config.heartbeatTimeoutDefaulted
+      ? { ...config.recoveryTimeouts, heartbeatTimeoutSeconds: 30 }
+      : config.recoveryTimeouts;
     const plane: ControlPlane = startControlPlane({
       bmdb,
       providers: providers.setups,
@@ -134,7 +141,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         heartbeatIntervalSeconds: config.agentHeartbeatIntervalSeconds,
         ...(embedded ? { idleWaitMs: 250, maxIdleWaitMs: 500 } : {}),
       },
-      recoverer: { parallelism: config.recovererParallelism, timeouts: config.recoveryTimeouts },
+      recoverer: { parallelism: config.recovererParallelism, timeouts: recoveryTimeouts },
       janitor: { sessionGraceSeconds: config.janitorGraceSeconds, intervalMs: config.janitorIntervalMs },
       ...(providers.equinix
         ? {
@@ -167,7 +174,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           access: { adminToken, readonlyToken: config.readonlyToken },
           hub: live.hub,
           ui,
-          recoveryTimeouts: config.recoveryTimeouts,
+          recoveryTimeouts,
+          demo: config.demo ? DEMO_DESCRIPTION : undefined,
           power,
         },
       }),
@@ -182,6 +190,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       url: server.url,
       loginUrl: `${server.url}/?token=${encodeURIComponent(adminToken)}`,
       parts,
+      demo: config.demo,
       reload: () => providers.reload(),
       // The loops first (they stop claiming and release held work), then the rest, newest first.
       stop: () =>

@@ -14,6 +14,7 @@ import { BackoffsView } from "./views/BackoffsView.tsx";
 import { MachineDetailView } from "./views/MachineDetailView.tsx";
 import { MachinesView } from "./views/MachinesView.tsx";
 import { OverviewView } from "./views/OverviewView.tsx";
+import { ProviderMachineView } from "./views/ProviderMachineView.tsx";
 import { ReservationsView } from "./views/ReservationsView.tsx";
 import { SessionsView } from "./views/SessionsView.tsx";
 
@@ -31,6 +32,8 @@ function titleOf(r: Route): string {
       return "Machines";
     case "machine":
       return `Machine ${r.machineId}`;
+    case "providerMachine":
+      return `${r.provider} machine ${r.providerId}`;
     case "reservations":
       return "Reservations";
     case "notFound":
@@ -53,6 +56,10 @@ function View(props: { route: Route }) {
       return <MachinesView />;
     case "machine":
       return <MachineDetailView key={r.machineId} machineId={r.machineId} />;
+    case "providerMachine":
+      return (
+        <ProviderMachineView key={`${r.provider}/${r.providerId}`} provider={r.provider} providerId={r.providerId} />
+      );
     case "reservations":
       return <ReservationsView />;
     case "notFound":

@@ -33,6 +33,8 @@ export type Route =
   | { view: "backoffs" }
   | { view: "machines" }
   | { view: "machine"; machineId: string }
+  /** A machine found by its provider's id (a reservation's device, an inventory entry): resolved, then its page. */
+  | { view: "providerMachine"; provider: string; providerId: string }
   | { view: "reservations" }
   | { view: "notFound"; path: string };
 
@@ -56,6 +58,13 @@ export function parseRoute(pathname: string): Route {
   if (parts.length === 2 && parts[0] === "machines") {
     return { view: "machine", machineId: decodeURIComponent(parts[1]) };
   }
+  if (parts.length === 4 && parts[0] === "machines" && parts[1] === "by-provider") {
+    return {
+      view: "providerMachine",
+      provider: decodeURIComponent(parts[2]),
+      providerId: decodeURIComponent(parts[3]),
+    };
+  }
   return { view: "notFound", path: pathname };
 }
 
@@ -64,6 +73,11 @@ export const route = computed(() => parseRoute(location.value.pathname));
 /** The path of a machine's page. */
 export function machineHref(machineId: string): string {
   return `/machines/${encodeURIComponent(machineId)}`;
+}
+
+/** The path of the page of the machine `provider` knows as `providerId` (found when followed). */
+export function providerMachineHref(provider: string, providerId: string): string {
+  return `/machines/by-provider/${encodeURIComponent(provider)}/${encodeURIComponent(providerId)}`;
 }
 
 /** Goes to `href` (same origin) without reloading; `replace` rewrites the current entry instead of adding one. */

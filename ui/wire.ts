@@ -8,8 +8,10 @@
  * @module
  */
 
-export const PROCESSES = ["ShepherdAgentStart", "ShepherdRecovery", "PowerAction", "UnitTest1", "UnitTest2"] as const;
-export type Process = typeof PROCESSES[number];
+/** The processes operators are offered (filters, counts): the BMDB's test-only ones are offered nowhere. */
+export const PROCESSES = ["ShepherdAgentStart", "ShepherdRecovery", "PowerAction"] as const;
+/** A process a row may name: Drover's, or (only where the BMDB's contract tests ran) a test-only one. */
+export type Process = typeof PROCESSES[number] | "UnitTest1" | "UnitTest2";
 
 export const MACHINE_TAGS = [
   "provided",
@@ -70,6 +72,8 @@ export interface Overview {
   counts: Counts;
   provisioner: ProvisionerStatus | null;
   rates: Rates;
+  /** Set when the embedded demo fleet runs: what it does. */
+  demo: string | null;
 }
 
 export interface SessionRow {

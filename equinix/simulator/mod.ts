@@ -32,6 +32,7 @@ export {
 } from "./errors.ts";
 export { OPERATION_IDS, type OperationId } from "./routes.ts";
 export type {
+  DeviceProfile,
   Exchange,
   FaultController,
   FaultSettings,

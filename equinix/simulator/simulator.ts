@@ -51,7 +51,13 @@ function createSimulator(options: SimulatorOptions): Simulator {
   // Lower case, as the client sends it (and as the API's ids are).
   const projectId = options.projectId?.toLowerCase() ?? crypto.randomUUID();
 
-  const state = new ProviderState({ projectId, timing, defaultPlan: options.plan ?? DEFAULT_PLAN, metros });
+  const state = new ProviderState({
+    projectId,
+    timing,
+    defaultPlan: options.plan ?? DEFAULT_PLAN,
+    metros,
+    deviceProfile: options.deviceProfile,
+  });
   state.addReservations(options.reservations ?? DEFAULT_RESERVATIONS);
   const renderer = new Renderer(state);
   const fleet = new Fleet(state, renderer);

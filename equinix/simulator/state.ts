@@ -4,7 +4,9 @@
  * devices through their states on timers (no polling).
  *
  * Device lifecycle (durations from {@link SimulatorTiming}):
- * - create: queued → provisioning → active (the machine boots)
+ * - create: queued → provisioning → active (the machine boots); a device profile
+ *   may give a reservation's devices their own provisioning time, or make
+ *   them end `failed` instead of active
  * - reboot: active → powering_off → powering_on → active (rebootMs in all, half each)
  * - power_off: active → powering_off → inactive; power_on: inactive → powering_on → active
  * - reinstall: active|inactive → reinstalling → active (provisioningMs)
@@ -21,7 +23,7 @@ import { Catalog } from "./catalog.ts";
 import type { MachineDownTrigger } from "./errors.ts";
 import { Machine } from "./machine.ts";
 import { href } from "./routes.ts";
-import type { SimulatorTiming } from "./types.ts";
+import type { DeviceProfile, SimulatorTiming } from "./types.ts";
 
 /** A hardware reservation of the project. */
 export interface ReservationRecord {
@@ -82,6 +84,8 @@ export interface ProviderStateOptions {
   defaultPlan: string;
   /** Metro codes reservations added without one are spread over, round robin. */
   metros: readonly string[];
+  /** Per device: its own provisioning time, or a failed provisioning. */
+  deviceProfile?: DeviceProfile;
 }
 
 /** "Any metro" in a create request. */
@@ -94,6 +98,7 @@ export class ProviderState {
   readonly projectCreatedAt = new Date().toISOString();
   readonly catalog = new Catalog();
   readonly #timing: SimulatorTiming;
+  readonly #profile: DeviceProfile | undefined;
   readonly #defaultPlan: string;
   readonly #metros: readonly string[];
   readonly #addresses = new AddressPool();
@@ -108,6 +113,7 @@ export class ProviderState {
   constructor(options: ProviderStateOptions) {
     this.projectId = options.projectId;
     this.#timing = options.timing;
+    this.#profile = options.deviceProfile;
     this.#defaultPlan = options.defaultPlan;
     this.#metros = options.metros;
   }
@@ -193,9 +199,15 @@ export class ProviderState {
     reservation.deviceId = id;
     this.#devices.set(id, device);
     this.#emit(device);
+    const index = [...this.#reservations.keys()].indexOf(reservation.id);
+    const profile = this.#profile?.({ reservationIndex: index, hostname: device.hostname }) ?? {};
     this.#after(device, this.#timing.queuedMs, () => {
       this.#enter(device, "provisioning");
-      this.#after(device, this.#timing.provisioningMs, () => this.#enter(device, "active"));
+      this.#after(
+        device,
+        profile.provisioningMs ?? this.#timing.provisioningMs,
+        () => this.#enter(device, profile.failProvisioning ? "failed" : "active"),
+      );
     });
     return device;
   }

@@ -22,6 +22,8 @@ export interface SimulatorOptions {
   timing?: Partial<SimulatorTiming>;
   /** Faults active from the start. */
   faults?: Partial<FaultSettings>;
+  /** Per device: its own provisioning time, or a provisioning that fails (the device ends `failed`). */
+  deviceProfile?: DeviceProfile;
   /** Listen address. Default 127.0.0.1, port 0 (a free port). */
   hostname?: string;
   port?: number;
@@ -34,6 +36,17 @@ export interface SimulatorOptions {
    */
   startAgent?: (machine: SimulatedMachine, deviceId: string, init: unknown) => Promise<unknown>;
 }
+
+/**
+ * How one device is provisioned, by the reservation it is created on (its
+ * index among the reservations, oldest first) and its hostname.
+ */
+export type DeviceProfile = (device: { reservationIndex: number; hostname: string }) => {
+  /** Instead of the timing's `provisioningMs`. */
+  provisioningMs?: number;
+  /** The device ends `failed` instead of `active` (its reservation stays taken). */
+  failProvisioning?: boolean;
+} | undefined;
 
 /** How long a device stays in each transient state. */
 export interface SimulatorTiming {

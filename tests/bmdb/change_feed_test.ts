@@ -145,8 +145,8 @@ for (const mode of ["notify", "poll"] as const) {
     assert.deepEqual(before, {
       machines: 0,
       liveSessions: 0,
-      activeWork: { ShepherdAgentStart: 0, ShepherdRecovery: 0, PowerAction: 0, UnitTest1: 0, UnitTest2: 0 },
-      activeBackoffs: { ShepherdAgentStart: 0, ShepherdRecovery: 0, PowerAction: 0, UnitTest1: 0, UnitTest2: 0 },
+      activeWork: { ShepherdAgentStart: 0, ShepherdRecovery: 0, PowerAction: 0 },
+      activeBackoffs: { ShepherdAgentStart: 0, ShepherdRecovery: 0, PowerAction: 0 },
     });
 
     const session = await t.bmdb.startSession({ runtimeInfo: "feed test" });

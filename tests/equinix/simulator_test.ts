@@ -692,3 +692,26 @@ Deno.test("deno task sim with a bad flag prints the usage on stderr and exits 2;
   }
   assert.match(usage, /default 127\.0\.0\.1:8081/);
 });
+
+simulatorTest(
+  "a device profile gives a reservation's device its own provisioning time, or a provisioning that fails",
+  {
+    reservations: 2,
+    metros: ["sv"],
+    timing: { ...FAST, provisioningMs: 5_000 },
+    deviceProfile: ({ reservationIndex, hostname }) =>
+      reservationIndex === 0 ? { provisioningMs: 20 } : { failProvisioning: hostname === "doomed", provisioningMs: 20 },
+  },
+  async (sim) => {
+    const [first, second] = sim.fleet.reservations();
+    const quick = await createDevice(sim, first.id);
+    await sim.fleet.waitForState(quick.id, "active", soon());
+    const doomed = await createDevice(sim, second.id, { hostname: "doomed" });
+    const failed = await sim.fleet.waitForState(doomed.id, "failed", soon());
+    assert.equal(failed.state, "failed");
+    // Still on its reservation: a failed provisioning does not free it.
+    const { body } = await metalFetch(sim, "GET", `/hardware-reservations/${second.id}?include=device`);
+    assert.equal(body.device?.id ?? body.device?.href?.split("/").pop(), doomed.id);
+    assert.equal(sim.fleet.machine(doomed.id)?.running, false, "a failed device's machine never booted");
+  },
+);

@@ -318,3 +318,35 @@ bmdbTest("bulk cancel over a filter cancels every matching work of the process",
     await session.close();
   }
 });
+
+bmdbTest(
+  "operators are offered Drover's processes only: the API lists them, and test-only ones are refused and not counted",
+  async (t) => {
+    await using s = await startAdminServer(t);
+    const listed = (await call(s, "GET", "/processes")).json as { processes: { name: string; description: string }[] };
+    assert.deepEqual(listed.processes.map((p) => p.name), ["ShepherdAgentStart", "ShepherdRecovery", "PowerAction"]);
+    assert.ok(listed.processes.every((p) => p.description.length > 10));
+
+    const session = await t.bmdb.startSession();
+    try {
+      const [id] = await machines(session, 1);
+      // Work of a test-only process (the BMDB's contract tests): counted nowhere an operator looks.
+      await session.work(Process.UnitTest1, () => Promise.resolve([id]));
+      const overview = (await call(s, "GET", "/overview")).json as { counts: { activeWork: Record<string, number> } };
+      assert.deepEqual(Object.keys(overview.counts.activeWork).sort(), [
+        "PowerAction",
+        "ShepherdAgentStart",
+        "ShepherdRecovery",
+      ]);
+      const filtered = await call(s, "GET", "/machines?process=UnitTest1");
+      assert.equal(filtered.status, 400);
+      assert.deepEqual((filtered.json as { field: string }).field, "process");
+      const cancel = await call(s, "POST", "/work/cancel", { body: { machineId: id, process: "UnitTest1" } });
+      assert.equal(cancel.status, 400);
+      const metrics = await fetch(`${s.url}/metrics`, { headers: s.auth() });
+      assert.doesNotMatch(await metrics.text(), /UnitTest/);
+    } finally {
+      await session.close();
+    }
+  },
+);

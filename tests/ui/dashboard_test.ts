@@ -157,6 +157,13 @@ dashboardTest("every view after login: headings, live data, no console errors; s
       (await group.getByRole("cell").allInnerTexts()).map((c) => c.trim()),
       ["c3.small.x86", "sv", "6", "4", "2"],
     );
+    // Links both ways: a reservation's device to its machine's page, and back to the reservation, marked.
+    await t.sql(`UPDATE machine_provided SET provider_reservation_id = 'r-sv-1' WHERE machine_id = $1`, [ids[1]]);
+    await rowOf(page, "r-sv-1").getByRole("link", { name: "dev-3-1" }).click();
+    await page.waitForURL(`${s.url}/machines/${ids[1]}`);
+    await page.getByRole("link", { name: "r-sv-1" }).click();
+    await page.waitForURL(`${s.url}/reservations?reservation=r-sv-1`);
+    await page.locator("tr.highlight").filter({ hasText: "r-sv-1" }).waitFor();
 
     // Each view at desktop and phone size.
     const shots: string[] = [];

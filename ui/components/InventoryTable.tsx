@@ -2,12 +2,13 @@
  * `InventoryTable`: machines you own per location: how many the inventory
  * file lists, and of the BMDB's Inventory machines there how many it holds,
  * how many are no longer in the file (Missing) and how many have no BMC.
- * Each location links to the machine list searched by it.
+ * Each location links to the machine list searched by it (and a machine's
+ * page links back here, its location marked).
  *
  * @module
  */
 import { formatCount } from "../format.ts";
-import { hrefWith } from "../router.ts";
+import { hrefWith, location } from "../router.ts";
 import type { InventoryLocation, RecordedLocation } from "../wire.ts";
 import { type Column, DataTable } from "./DataTable.tsx";
 import { Link } from "./Link.tsx";
@@ -84,6 +85,9 @@ export function InventoryTable(props: InventoryTableProps) {
       columns={columns}
       rows={rowsOf(props.listed, props.recorded)}
       rowKey={(r) => r.location ?? "\u0000none"}
+      // A machine's page links here with ?location=<its location>: that row is marked.
+      rowClass={(r) =>
+        r.location !== null && r.location === location.value.search.get("location") ? "highlight" : undefined}
       empty="The inventory lists no machines."
       compact
     />

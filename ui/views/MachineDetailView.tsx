@@ -295,13 +295,26 @@ function ProviderFacts(props: { machine: MachineDetail }) {
       {(!owned || m.providerReservationId) && (
         <>
           <dt>Reservation</dt>
-          <dd class="mono">{m.providerReservationId ?? "—"}</dd>
+          <dd class="mono">
+            {m.providerReservationId
+              ? (
+                <Link href={`/reservations?reservation=${encodeURIComponent(m.providerReservationId)}`}>
+                  {m.providerReservationId}
+                </Link>
+              )
+              : "—"}
+          </dd>
         </>
       )}
       <dt>IP address</dt>
       <dd class="mono">{m.providerIpAddress ?? "—"}</dd>
       <dt>{m.provider === "Equinix" ? "Metro" : "Location"}</dt>
-      <dd>{m.providerLocation ?? "—"}</dd>
+      <dd>
+        {m.providerLocation && m.provider === "Inventory"
+          // The inventory per location, this one marked.
+          ? <Link href={`/reservations?location=${encodeURIComponent(m.providerLocation)}`}>{m.providerLocation}</Link>
+          : m.providerLocation ?? "—"}
+      </dd>
       {(owned || m.providerPowerState || m.providerHeldOffAt) && (
         <>
           <dt>Power state</dt>

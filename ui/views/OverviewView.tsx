@@ -1,6 +1,6 @@
 /**
  * "Overview": live counts (machines, live sessions, active work and backoffs
- * per process), the inventory of machines you own (and a warning while its
+ * per process), a note when the demo fleet runs, the inventory of machines you own (and a warning while its
  * last reload failed), claims and failures per minute over the last hour,
  * and the provisioner's status.
  *
@@ -55,6 +55,18 @@ export function OverviewView() {
     <>
       <h2 id="view-heading" tabIndex={-1}>Overview</h2>
       <ErrorNote message={overview.error.value} />
+      {overview.data.value?.demo && (
+        <aside class="callout callout-info" aria-label="Demo fleet">
+          <strong>Demo fleet.</strong>{" "}
+          The simulated machines misbehave on purpose, on a schedule you can watch: an agent start that hangs for a
+          minute (<Link href="/work">Active work</Link>: cancel it), agent starts that fail a few times
+          (<Link href="/backoffs">Backoffs</Link>: retry them), agents that go quiet (the recoverer brings them back)
+          and a provisioning that fails.{" "}
+          <span class="muted">
+            Start with DROVER_DEMO=false for a quiet fleet; any real provider turns it off.
+          </span>
+        </aside>
+      )}
       {inventory && <InventoryProblem status={inventory} />}
       <div class="stats">
         <Stat label="Machines" value={counts?.machines} href="/machines" />

@@ -14,10 +14,12 @@ import { useEffect } from "preact/hooks";
 import { getInventory, getReservations, messageOf } from "../api.ts";
 import { type Column, DataTable } from "../components/DataTable.tsx";
 import { ErrorNote } from "../components/ErrorNote.tsx";
+import { Link } from "../components/Link.tsx";
 import { InventoryProblem } from "../components/InventoryProblem.tsx";
 import { InventoryTable } from "../components/InventoryTable.tsx";
 import { Ago, At } from "../components/Time.tsx";
 import { formatCount } from "../format.ts";
+import { location, providerMachineHref } from "../router.ts";
 import { useDashboard } from "../state.ts";
 import { useRemote } from "../use_remote.ts";
 import type { InventoryStatus, ReservationRow } from "../wire.ts";
@@ -99,7 +101,11 @@ export function ReservationsView() {
     },
     {
       label: "Device",
-      cell: (r) => r.deviceId ? <span class="mono">{r.deviceId}</span> : <span class="muted">—</span>,
+      // The device's machine page (found by the device id when followed).
+      cell: (r) =>
+        r.deviceId
+          ? <Link href={providerMachineHref("Equinix", r.deviceId)} class="mono">{r.deviceId}</Link>
+          : <span class="muted">—</span>,
     },
     { label: "Read", cell: (r) => <Ago iso={r.readAt} /> },
   ];
@@ -110,7 +116,11 @@ export function ReservationsView() {
     (provisioner.provider === undefined || provisioner.provider === "Equinix");
   const showEquinix = !inventory || equinixRuns || rows.length > 0;
   const sorted = [...rows].sort((a, b) => compare(a.plan, b.plan) || compare(a.metro, b.metro) || compare(a.id, b.id));
-  const shown = showAll.value ? sorted : sorted.slice(0, SHOWN);
+  // A machine's page links here with ?reservation=<id>: that one is marked, and shown even beyond the first ones.
+  const wanted = location.value.search.get("reservation");
+  const shown = showAll.value || (wanted && !sorted.slice(0, SHOWN).some((r) => r.id === wanted))
+    ? sorted
+    : sorted.slice(0, SHOWN);
 
   // Beside an inventory, Equinix Metal is a part of the page with its own heading.
   const Sub = inventory ? "h4" : "h3";
@@ -159,6 +169,7 @@ export function ReservationsView() {
                 columns={rowColumns}
                 rows={shown}
                 rowKey={(r) => r.id}
+                rowClass={(r) => r.id === wanted ? "highlight" : undefined}
                 empty="No reservations."
               />
               {sorted.length > shown.length && (
