@@ -11,6 +11,7 @@
  */
 import { spawnWatched } from "../tests/harness/watched_process.ts";
 import { within } from "../tests/harness/wait.ts";
+import type { BmcFleetStats } from "../redfish/simulator/mod.ts";
 import { childEnvironment } from "./drover_process.ts";
 
 const REPO = decodeURIComponent(new URL("../", import.meta.url).pathname);
@@ -18,20 +19,8 @@ const ENTRY = decodeURIComponent(new URL("../redfish/simulator/main.ts", import.
 /** `deno task bmc-sim`'s permissions (deno.json). */
 const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write"];
 
-/** The fleet's counters, as `GET /_sim/stats` answers (redfish/simulator/fleet.ts, `BmcFleetStats`). */
-export interface SimStats {
-  bmcs: number;
-  /** Requests received, summed over the BMCs. */
-  requests: number;
-  /** The most requests one BMC had in flight at once, since the simulator started. */
-  maxInFlightPerBmc: number;
-  /** The most sessions one BMC had open at once, since the simulator started. */
-  maxSessionsPerBmc: number;
-  sessionsOpen: number;
-  sessionsCreated: number;
-  /** Replies by status ("200", "201", …; "lost", "hang", "closed"), summed. */
-  byStatus: Record<string, number>;
-}
+/** The fleet's counters, as `GET /_sim/stats` answers. */
+export type SimStats = BmcFleetStats;
 
 /** What the simulator is asked to run. */
 export interface BmcSimSettings {
