@@ -15,7 +15,7 @@ import { measureOwnedMachines, type OwnedMachinesResult, ownedSettings } from ".
 import { formatOwnedSection, OWNED_NOTE } from "./owned_report.ts";
 import { checkOwnedTargets } from "./owned_targets.ts";
 import type { TargetCheck } from "./targets.ts";
-import { table } from "./text_table.ts";
+import { targetsTable } from "./targets_table.ts";
 
 /** What every subject of the section's targets starts with (see owned_targets.ts). */
 const SUBJECT_PREFIX = "Machines you own";
@@ -70,13 +70,7 @@ export async function runOwnedOnly(
     } s)`,
     "",
     ...formatOwnedSection(owned),
-    table(
-      ["target", "rule", "value", "status"],
-      targets.map((
-        t,
-      ) => [t.subject, t.rule, Number.isNaN(t.value) ? "-" : t.value.toFixed(2), t.met ? "met" : "MISSED"]),
-      (i) => i === 2,
-    ),
+    targetsTable(targets),
   ].join("\n"));
   const earlier = await readReport(plan.outPath);
   const merged: BenchReport | OwnedOnlyReport = earlier ? mergeOwned(earlier, owned, targets) : {

@@ -17,6 +17,7 @@ import type { FleetBringupResult, Milestone } from "./fleet_bringup.ts";
 import type { ServiceFigures } from "./service_figures.ts";
 import { formatServiceSection } from "./service_report.ts";
 import { table } from "./text_table.ts";
+import { targetsTable } from "./targets_table.ts";
 import { SHAPE_LABEL } from "./workload.ts";
 import type { EventResults } from "./targets.ts";
 import type { TpcbResult } from "./tpcb.ts";
@@ -420,11 +421,7 @@ export function formatReport(r: BenchReport): string {
     ),
     "",
   ];
-  const targets = table(
-    ["target", "rule", "value", "status"],
-    r.targets.map((t) => [t.subject, t.rule, fixed(t.value, 2), mark(t.met)]),
-    (i) => i === 2,
-  );
+  const targets = targetsTable(r.targets);
   const m = r.machine;
   return [
     `Drover BMDB bench, ${r.timestamp} (${r.plan.quick ? "quick, " : ""}${r.plan.runs} run(s) of ${r.plan.seconds} s ` +

@@ -48,6 +48,8 @@ export interface Providers {
 
 interface Context {
   bmdb: Bmdb;
+  /** The inventory file, when `DROVER_INVENTORY` is set ({@linkcode watchInventory}). */
+  inventory?: WatchedInventory;
   registry: Registry;
   logger: Logger;
   teardown: Teardown;
@@ -167,11 +169,10 @@ async function ownedMachines(
   { setup: ProviderSetup; current: () => Inventory; status: Value<InventoryStatus>; reload(): Promise<void> }
 > {
   const { bmdb, logger, teardown, parts } = ctx;
-  const status = new MemoryValue<InventoryStatus>();
-  const nudge = new Nudge();
   const power = { gracefulTimeoutMs: config.bmc.gracefulTimeoutMs };
 
   if (config.simOwnedFleet > 0) {
+    const status = new MemoryValue<InventoryStatus>();
     const demo = await startOwnedFleetDemo(config.simOwnedFleet);
     teardown.add("BMC simulators", () => demo.close());
     const redfish = redfishPool(config, ctx);
@@ -189,36 +190,15 @@ async function ownedMachines(
     parts.inventory = `simulated owned fleet in-process: ${config.simOwnedFleet} machines, ` +
       `${demo.bmcs.length} Redfish BMC simulators, simulated agents`;
     return {
-      setup: { provider, starter: simulated, nudge, provisionerIntervalMs: 2000, updaterIntervalMs: 2000 },
+      setup: { provider, starter: simulated, provisionerIntervalMs: 2000, updaterIntervalMs: 2000 },
       current: () => demo.inventory,
       status,
       reload: () => Promise.resolve(),
     };
   }
 
+  const { watcher, status, nudge } = ctx.inventory!;
   const where = config.inventory!;
-  const warned = new Set<string>();
-  let problemAt: Date | null = null;
-  // Throws InventoryError listing every problem (file, line, column): then nothing starts.
-  const watcher = await InventoryWatcher.start({
-    inventoryPath: where.path,
-    credentialsPath: where.credentialsPath,
-    onReload: (inventory) => {
-      problemAt = null;
-      warnInsecure(inventory, logger, warned);
-      status.set(inventoryStatus(inventory));
-      logger.info("inventory reloaded", { path: where.path, machines: inventory.machines.length });
-      nudge.nudge();
-    },
-    onProblem: (error) => {
-      problemAt = new Date();
-      status.set(inventoryStatus(watcher.current, { problem: error, problemAt }));
-      logger.error("inventory reload failed: the last good inventory keeps running", { problems: error.message });
-    },
-  });
-  teardown.add("inventory watcher", () => watcher.close());
-  warnInsecure(watcher.current, logger, warned);
-  status.set(inventoryStatus(watcher.current));
   const redfish = redfishPool(config, ctx);
   const provider = new InventoryProvider({
     inventory: () => watcher.current,
@@ -243,6 +223,45 @@ async function ownedMachines(
       await watcher.reload();
     },
   };
+}
+
+/** The inventory file, watched: opened before anything else, so that its problems stop the start at once. */
+export interface WatchedInventory {
+  readonly watcher: InventoryWatcher;
+  /** What the dashboard shows of it, the last reload's problem included. */
+  readonly status: MemoryValue<InventoryStatus>;
+  /** Nudged when a reload changed it: the provisioner and the updater pass at once. */
+  readonly nudge: Nudge;
+}
+
+/**
+ * Loads and watches `DROVER_INVENTORY` (and its credentials file).
+ * @throws {InventoryError} listing every problem (file, line, column): then nothing may start.
+ */
+export async function watchInventory(
+  where: NonNullable<Config["inventory"]>,
+  logger: Logger,
+): Promise<WatchedInventory> {
+  const status = new MemoryValue<InventoryStatus>();
+  const nudge = new Nudge();
+  const warned = new Set<string>();
+  const watcher = await InventoryWatcher.start({
+    inventoryPath: where.path,
+    credentialsPath: where.credentialsPath,
+    onReload: (inventory) => {
+      warnInsecure(inventory, logger, warned);
+      status.set(inventoryStatus(inventory));
+      logger.info("inventory reloaded", { path: where.path, machines: inventory.machines.length });
+      nudge.nudge();
+    },
+    onProblem: (error) => {
+      status.set(inventoryStatus(watcher.current, { problem: error, problemAt: new Date() }));
+      logger.error("inventory reload failed: the last good inventory keeps running", { problems: error.message });
+    },
+  });
+  warnInsecure(watcher.current, logger, warned);
+  status.set(inventoryStatus(watcher.current));
+  return { watcher, status, nudge };
 }
 
 /** Starts the providers `config` asks for (see the module comment). */

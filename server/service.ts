@@ -19,7 +19,6 @@ import type { Hono } from "hono";
 import { Registry } from "prom-client";
 import { type Bmdb, type Logger, openBmdb } from "../bmdb/mod.ts";
 import { MemoryValue, type Value } from "../event/mod.ts";
-import { loadInventory } from "../inventory/mod.ts";
 import {
   type ControlPlane,
   etcdReservationStore,
@@ -36,7 +35,7 @@ import { claimDataDir, type DataDir } from "./data_dir.ts";
 import { openLiveFeed } from "./live_feed.ts";
 import { listen, type RunningServer } from "./listen.ts";
 import { serverApp } from "./app.ts";
-import { startProviders } from "./providers.ts";
+import { startProviders, watchInventory } from "./providers.ts";
 import { DEMO_DESCRIPTION } from "./demo_fleet.ts";
 import { Teardown } from "./teardown.ts";
 
@@ -67,10 +66,9 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   const teardown = new Teardown(logger);
   const parts: Record<string, string> = {};
   try {
-    // An inventory with problems stops the start before anything is touched (the watcher loads it again below).
-    if (config.inventory) {
-      await loadInventory({ inventoryPath: config.inventory.path, credentialsPath: config.inventory.credentialsPath });
-    }
+    // An inventory with problems stops the start before anything is touched.
+    const inventory = config.inventory && await watchInventory(config.inventory, logger);
+    if (inventory) teardown.add("inventory watcher", () => inventory.watcher.close());
     // The data dir holds PGlite and the generated token: one Drover at a time. With
     // PostgreSQL, the database is reached first, so a bad DATABASE_URL touches nothing.
     let dataDir: DataDir | undefined;
@@ -91,7 +89,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
 
     // One registry for everything /metrics shows: the provider clients, the loops, the server.
     const registry = new Registry();
-    const providers = await startProviders(config, { bmdb, registry, logger, teardown, parts });
+    const providers = await startProviders(config, { bmdb, inventory, registry, logger, teardown, parts });
 
     const stopping = new AbortController();
     let reservationStore: ReservationStore;

@@ -8,7 +8,7 @@
 import { dirname } from "node:path";
 import type { BenchPlan } from "../plan.ts";
 import { checkPeerTargets, checkTargets, type TargetCheck } from "../targets.ts";
-import { table } from "../text_table.ts";
+import { targetsTable } from "../targets_table.ts";
 import { formatPeersSection, type PeerSectionInput, unitsByWorkersChart } from "./section.ts";
 
 /** The JSON a `--only peers` run writes. */
@@ -36,13 +36,7 @@ export async function writePeersOnlyReport(
     `run(s) of ${report.plan.seconds} s; took ${report.durationSeconds.toFixed(0)} s)`,
     "",
     ...formatPeersSection(report),
-    table(
-      ["target", "rule", "value", "status"],
-      targets.map((
-        t,
-      ) => [t.subject, t.rule, Number.isNaN(t.value) ? "-" : t.value.toFixed(2), t.met ? "met" : "MISSED"]),
-      (i) => i === 2,
-    ),
+    targetsTable(targets),
   ].join("\n"));
   await Deno.mkdir(dirname(outPath), { recursive: true });
   await Deno.writeTextFile(outPath, JSON.stringify(report, null, 2) + "\n");

@@ -188,3 +188,35 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "SIGHUP re-reads the inventory: a machine added to the file is adopted",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "drover-sighup-" });
+    const port = freePort();
+    const inventory = `${dir}/inventory.yaml`;
+    await Deno.writeTextFile(inventory, "machines: []\n");
+    try {
+      const s = await start(["--data-dir", `${dir}/data`, "--listen", `127.0.0.1:${port}`, "--inventory", inventory]);
+      try {
+        // Written in place (no rename), then SIGHUP: either the watch or the signal reloads; the signal is logged.
+        await Deno.writeTextFile(inventory, "machines:\n  - { id: lab-n1, ssh: root@10.9.0.1 }\n");
+        s.child.kill("SIGHUP");
+        await waitFor(() => s.log().includes("SIGHUP: re-reading the inventory"), { what: "the SIGHUP logged" });
+        const machines = await waitFor(async () => {
+          const { rows } = await (await fetch(`http://127.0.0.1:${port}/api/v1/machines?provider=Inventory`, {
+            headers: { authorization: `Bearer ${s.token}` },
+          })).json() as { rows: { providerId: string }[] };
+          return rows.length > 0 && rows;
+        }, { what: "lab-n1 adopted" });
+        assert.deepEqual(machines.map((m) => m.providerId), ["lab-n1"]);
+      } finally {
+        assert.equal((await stopWith(s, "SIGTERM")).code, 0, s.log());
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

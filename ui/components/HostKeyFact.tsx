@@ -7,9 +7,8 @@
  *
  * @module
  */
-import { useSignal } from "@preact/signals";
-import { useRef } from "preact/hooks";
-import { clearSshHostKey, messageOf } from "../api.ts";
+import { clearSshHostKey } from "../api.ts";
+import { useConfirmedAction } from "../use_confirmed_action.ts";
 import { shortHostKey } from "../format.ts";
 import { ConfirmDialog } from "./ConfirmDialog.tsx";
 import { Ago, At } from "./Time.tsx";
@@ -26,34 +25,12 @@ export interface HostKeyFactProps {
 }
 
 export function HostKeyFact(props: HostKeyFactProps) {
-  const open = useSignal(false);
-  const busy = useSignal(false);
-  const error = useSignal<string | undefined>(undefined);
-  const trigger = useRef<HTMLButtonElement>(null);
+  const action = useConfirmedAction(() => clearSshHostKey(props.machineId), props.onCleared);
 
   if (!props.hostKey) {
     return <span class="muted">none recorded: Drover records the key the machine presents next</span>;
   }
   const { type, tail } = shortHostKey(props.hostKey.key);
-  const close = () => {
-    if (busy.peek()) return;
-    open.value = false;
-    error.value = undefined;
-    queueMicrotask(() => trigger.current?.isConnected && trigger.current.focus());
-  };
-  const confirm = async () => {
-    busy.value = true;
-    error.value = undefined;
-    try {
-      await clearSshHostKey(props.machineId);
-      busy.value = false;
-      open.value = false;
-      props.onCleared();
-    } catch (e) {
-      busy.value = false;
-      error.value = messageOf(e);
-    }
-  };
   const key = props.hostKey.key;
   // A function, not one element: it is shown twice.
   const short = () => <span class="mono" title={key}>{type} …{tail}</span>;
@@ -67,25 +44,23 @@ export function HostKeyFact(props: HostKeyFactProps) {
         <div>
           <button
             type="button"
-            ref={trigger}
+            ref={action.trigger}
             class="danger-outline small"
-            onClick={() => {
-              open.value = true;
-            }}
+            onClick={action.show}
           >
             Clear host key
           </button>
         </div>
       )}
-      {open.value && (
+      {action.open.value && (
         <ConfirmDialog
           title="Clear the recorded host key?"
           confirmLabel="Yes, clear host key"
           dismissLabel="Keep the key"
-          busy={busy.value}
-          error={error.value}
-          onConfirm={confirm}
-          onDismiss={close}
+          busy={action.busy.value}
+          error={action.error.value}
+          onConfirm={action.confirm}
+          onDismiss={action.close}
         >
           <p>
             Machine {props.name && <strong class="mono">{props.name}</strong>}{" "}

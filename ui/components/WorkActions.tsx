@@ -8,8 +8,8 @@
  * @module
  */
 import { useSignal } from "@preact/signals";
-import { useRef } from "preact/hooks";
 import { cancelWork, messageOf, retryMachine } from "../api.ts";
+import { useConfirmedAction } from "../use_confirmed_action.ts";
 import { ConfirmDialog } from "./ConfirmDialog.tsx";
 import { ErrorNote } from "./ErrorNote.tsx";
 
@@ -23,32 +23,10 @@ export interface CancelWorkButtonProps {
 }
 
 export function CancelWorkButton(props: CancelWorkButtonProps) {
-  const open = useSignal(false);
-  const busy = useSignal(false);
-  const error = useSignal<string | undefined>(undefined);
   const requested = useSignal(false);
-  const trigger = useRef<HTMLButtonElement>(null);
-
-  const close = () => {
-    if (busy.peek()) return;
-    open.value = false;
-    error.value = undefined;
-    // The row may have gone meanwhile; focus what is still there.
-    queueMicrotask(() => trigger.current?.isConnected && trigger.current.focus());
-  };
-  const confirm = async () => {
-    busy.value = true;
-    error.value = undefined;
-    try {
-      await cancelWork(props.machineId, props.process);
-      requested.value = true;
-      busy.value = false;
-      close();
-    } catch (e) {
-      busy.value = false;
-      error.value = messageOf(e);
-    }
-  };
+  const action = useConfirmedAction(() => cancelWork(props.machineId, props.process), () => {
+    requested.value = true;
+  });
 
   if (props.cancelRequestedAt || requested.value) {
     return <span class="muted">Cancel requested</span>;
@@ -57,23 +35,21 @@ export function CancelWorkButton(props: CancelWorkButtonProps) {
     <>
       <button
         type="button"
-        ref={trigger}
+        ref={action.trigger}
         class="danger-outline"
-        onClick={() => {
-          open.value = true;
-        }}
+        onClick={action.show}
       >
         Cancel work
       </button>
-      {open.value && (
+      {action.open.value && (
         <ConfirmDialog
           title="Cancel this work?"
           confirmLabel="Yes, cancel work"
           dismissLabel="Keep it running"
-          busy={busy.value}
-          error={error.value}
-          onConfirm={confirm}
-          onDismiss={close}
+          busy={action.busy.value}
+          error={action.error.value}
+          onConfirm={action.confirm}
+          onDismiss={action.close}
         >
           <p>
             <strong>{props.process}</strong> on machine <span class="mono">{props.machineId}</span>, held by{" "}
