@@ -20,13 +20,14 @@ import {
   type Listening,
   type Row,
 } from "./driver.ts";
-import { DatabaseError, DatabaseUnavailableError, InvalidArgumentError } from "./errors.ts";
+import { DatabaseError, DatabaseUnavailableError } from "./errors.ts";
 import { INDEX_PROBES_ONLY, NO_JIT } from "./planner.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 import { guardPostgresJsFaults } from "./postgres_js_faults.ts";
 import { startWorkDoorbell, type WorkDoorbell } from "./work_doorbell.ts";
 import { waitAtMost } from "./wait_at_most.ts";
 import { writtenTables } from "./written_tables.ts";
+import { parsePostgresUrl } from "./postgres_url.ts";
 
 /** Options for {@linkcode openPostgresDriver}. */
 export interface PostgresDriverOptions {
@@ -59,25 +60,9 @@ export function reconnectDelaySeconds(attempt: number): number {
 /** What a rolled-back transaction's callback rejects with (never seen outside this module). */
 const ROLLED_BACK = new Error("rolled back");
 
-/** Where a URL points, for messages: never the password. */
+/** Where a URL points, for messages: never the password. @throws {InvalidArgumentError} a malformed URL. */
 export function describePostgresUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new InvalidArgumentError("databaseUrl", "is not a valid URL (expected postgres://user@host:port/database)");
-  }
-  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
-    throw new InvalidArgumentError(
-      "databaseUrl",
-      `must start with postgres:// or postgresql://: current scheme is ${parsed.protocol}`,
-    );
-  }
-  const host = parsed.hostname || "localhost";
-  const port = parsed.port || "5432";
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, "")) || "(default database)";
-  const user = parsed.username ? ` as ${decodeURIComponent(parsed.username)}` : "";
-  return `PostgreSQL at ${host}:${port}/${database}${user}`;
+  return parsePostgresUrl(url).describe();
 }
 
 /** Wraps a postgres.js error into a DatabaseError, keeping the SQLSTATE. */
@@ -142,7 +127,9 @@ const DOORBELL_INTERVAL_MS = 50;
  */
 export async function openPostgresDriver(options: PostgresDriverOptions): Promise<Driver> {
   guardPostgresJsFaults(options.logger ?? stderrLogger);
-  const target = describePostgresUrl(options.url);
+  const parsed = parsePostgresUrl(options.url);
+  const target = parsed.describe();
+  const url = parsed.forDriver; // a host list gets target_session_attrs=read-write
   const connectTimeoutSeconds = options.connectTimeoutSeconds ?? 10;
   const common = {
     connect_timeout: connectTimeoutSeconds,
@@ -151,7 +138,7 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
     types,
     connection: { application_name: options.applicationName ?? "drover" },
   };
-  let control = postgres(options.url, { ...common, max: 4 });
+  let control = postgres(url, { ...common, max: 4 });
   // The probe below tells PostgreSQL from CockroachDB; only then can the
   // PostgreSQL-only settings be sent (CockroachDB rejects unknown ones).
 
@@ -186,9 +173,9 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
   const isCockroach = version.includes("CockroachDB");
   if (!isCockroach) {
     await control.end({ timeout: 5 });
-    control = postgres(options.url, { ...common, max: 4, connection: { ...common.connection, ...NO_JIT } });
+    control = postgres(url, { ...common, max: 4, connection: { ...common.connection, ...NO_JIT } });
   }
-  const work = postgres(options.url, {
+  const work = postgres(url, {
     ...common,
     max: options.poolSize ?? 20,
     connection: {

@@ -6,6 +6,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { Registry } from "prom-client";
 import type { Bmdb, Logger, RecoveryTimeouts } from "../bmdb/mod.ts";
 import type { PowerActions } from "../loops/mod.ts";
@@ -29,7 +30,12 @@ export interface AdminOptions {
   power?: PowerActions;
   /** Set when the embedded demo fleet runs: what it does, for the Overview. */
   demo?: string;
+  /** Request bodies larger than this are refused with 413, unread. @default 1 MiB */
+  maxBodyBytes?: number;
 }
+
+/** The admin API's largest request body: a bulk action's machine ids fit many times over. */
+export const ADMIN_MAX_BODY_BYTES = 1024 * 1024;
 
 export interface ServerAppOptions {
   bmdb: Bmdb;
@@ -73,6 +79,15 @@ export function serverApp(options: ServerAppOptions): Hono {
       return c.body(null, 204);
     });
     app.use("/api/v1/*", requireAccess(access));
+    // Read no body past the limit (the Content-Length says so up front, or the stream is cut there).
+    app.use(
+      "/api/v1/*",
+      bodyLimit({
+        maxSize: admin.maxBodyBytes ?? ADMIN_MAX_BODY_BYTES,
+        onError: (c) =>
+          c.json({ error: `request body exceeds ${admin.maxBodyBytes ?? ADMIN_MAX_BODY_BYTES} bytes` }, 413),
+      }),
+    );
     app.use("/metrics", requireAccess(access));
     registerCountMetrics(registry, admin.hub);
     app.get("/metrics", async (c) => c.text(await registry.metrics(), 200, { "content-type": registry.contentType }));

@@ -9,6 +9,8 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { parseRate, type TokenBucketOptions } from "../loops/mod.ts";
+import { InvalidArgumentError } from "../bmdb/errors.ts";
+import { parsePostgresUrl } from "../bmdb/postgres_url.ts";
 
 /** One setting: its variable, its flag, its default and what it does (for --help). */
 interface Setting {
@@ -30,6 +32,12 @@ export const SETTINGS = [
   },
   { env: "DROVER_READONLY_TOKEN", flag: "readonly-token", secret: true, help: "read-only token (default: none)" },
   { env: "DATABASE_URL", flag: "database-url", secret: true, help: "PostgreSQL/CockroachDB URL (default: PGlite)" },
+  {
+    env: "DROVER_DATABASE_WAIT",
+    flag: "database-wait",
+    default: "5m",
+    help: "at start, how long to wait for PostgreSQL to answer and take writes (0s: not at all)",
+  },
   { env: "DROVER_DATA_DIR", flag: "data-dir", default: "./data", help: "embedded database and generated token" },
   { env: "ETCD_ENDPOINTS", flag: "etcd-endpoints", help: "comma-separated etcd URLs (default: in-memory values)" },
   { env: "EQUINIX_API_URL", flag: "equinix-api-url", help: "Metal API base URL (default: simulator in-process)" },
@@ -164,6 +172,8 @@ export interface Config {
   adminToken?: string;
   readonlyToken?: string;
   databaseUrl?: string;
+  /** At start, how long to wait for PostgreSQL to answer and take writes. */
+  databaseWaitMs: number;
   dataDir: string;
   etcdEndpoints?: string[];
   equinix?: { apiUrl: string; apiToken: string; projectId: string; apiRateMs: number; requestTimeoutMs: number };
@@ -201,14 +211,14 @@ export interface Config {
 }
 
 /** `--help`: every setting with its variable, flag and default. */
-export function usage(): string {
+export function usage(command = "deno task start"): string {
   const lines = SETTINGS.map((s) => {
     const flag = `--${s.flag}`.padEnd(27);
     const env = s.env.padEnd(31);
     const fallback = "default" in s ? ` (default ${s.default})` : "";
     return `  ${flag} ${env} ${s.help}${fallback}`;
   });
-  return `Usage: deno task start [flags]
+  return `Usage: ${command} [flags]
 
 Drover: a bare-metal fleet control plane. With nothing set it runs embedded: PGlite under the data dir, the
 Metal API simulator and simulated agents in-process, and prints a login URL. Machines you own come from
@@ -257,6 +267,39 @@ const listen = z.string().transform((text, ctx) => {
   return { hostname: match[1].replace(/^\[|\]$/g, ""), port };
 });
 
+/** A connection URL, one host or a list (bmdb/postgres_url.ts says what postgres.js accepts). */
+const postgresUrl = z.string().transform((text, ctx) => {
+  try {
+    return parsePostgresUrl(text).forDriver;
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    ctx.addIssue({ code: "custom", message: error.problem });
+    return z.NEVER;
+  }
+});
+
+/** Comma-separated etcd client URLs: each http(s)://host:port, no path, none twice. */
+const etcdEndpoints = z.string().transform((text, ctx) => {
+  const entries = text.split(",").map((s) => s.trim());
+  const endpoints: string[] = [];
+  entries.forEach((entry, i) => {
+    const where = entries.length > 1 ? `entry ${i + 1} of ${entries.length} ("${entry}")` : `"${entry}"`;
+    const u = URL.parse(entry);
+    if (entry === "") {
+      ctx.addIssue({ code: "custom", message: `${where} is empty (a stray comma?)` });
+    } else if (!u || (u.protocol !== "http:" && u.protocol !== "https:") || u.hostname === "") {
+      ctx.addIssue({ code: "custom", message: `${where} is not a URL like http://etcd1:2379` });
+    } else if ((u.pathname !== "/" && u.pathname !== "") || u.search || u.username) {
+      ctx.addIssue({ code: "custom", message: `${where} must be scheme://host:port only (no path, query or user)` });
+    } else if (endpoints.includes(u.origin)) {
+      ctx.addIssue({ code: "custom", message: `${where} is listed twice` });
+    } else {
+      endpoints.push(u.origin);
+    }
+  });
+  return endpoints;
+});
+
 const token = z.string().min(16, "must be at least 16 characters");
 
 const duration = (min: number, minText: string) =>
@@ -274,11 +317,10 @@ const schema = z.object({
   DROVER_LISTEN: listen,
   DROVER_ADMIN_TOKEN: token.optional(),
   DROVER_READONLY_TOKEN: token.optional(),
-  DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
+  DATABASE_URL: postgresUrl.optional(),
+  DROVER_DATABASE_WAIT: duration(0, "0s"),
   DROVER_DATA_DIR: z.string().min(1),
-  ETCD_ENDPOINTS: z.string().transform((text) => text.split(",").map((s) => s.trim()).filter(Boolean)).pipe(
-    z.array(url(["http:", "https:"])).min(1, "must list at least one URL"),
-  ).optional(),
+  ETCD_ENDPOINTS: etcdEndpoints.optional(),
   EQUINIX_API_URL: url(["http:", "https:"]).optional(),
   EQUINIX_API_TOKEN: z.string().min(1).optional(),
   EQUINIX_PROJECT_ID: z.uuid("must be a UUID").optional(),
@@ -312,12 +354,22 @@ const schema = z.object({
   DROVER_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"], "must be debug, info, warn or error"),
 });
 
+/** Defaults that depend on how Drover runs. */
+export interface ConfigDefaults {
+  /** DROVER_AGENT_PATH when DROVER_SSH_KEY is set without it (the executable's embedded agent, release/). */
+  agentPath?: string;
+}
+
 /**
  * Reads the configuration: `env` (e.g. `Deno.env.toObject()`) overlaid by
  * `args`. Returns "help" for `--help`.
  * @throws {ConfigError} naming every setting that is wrong (never quoting a secret).
  */
-export function readConfig(env: Record<string, string | undefined>, args: string[]): Config | "help" {
+export function readConfig(
+  env: Record<string, string | undefined>,
+  args: string[],
+  defaults: ConfigDefaults = {},
+): Config | "help" {
   const options = Object.fromEntries(
     [...SETTINGS.map((s) => [s.flag, { type: "string" as const }]), ["help", { type: "boolean" as const }]],
   );
@@ -349,7 +401,8 @@ export function readConfig(env: Record<string, string | undefined>, args: string
   if (equinixSet.length > 0 && equinixSet.length < 3) {
     problems.push("EQUINIX_API_URL, EQUINIX_API_TOKEN and EQUINIX_PROJECT_ID go together: set all three or none");
   }
-  if ((c.DROVER_SSH_KEY === undefined) !== (c.DROVER_AGENT_PATH === undefined)) {
+  const agentPath = c.DROVER_AGENT_PATH ?? (c.DROVER_SSH_KEY === undefined ? undefined : defaults.agentPath);
+  if ((c.DROVER_SSH_KEY === undefined) !== (agentPath === undefined)) {
     problems.push("DROVER_SSH_KEY and DROVER_AGENT_PATH go together: set both or neither");
   }
   if (c.DROVER_SSH_KEY !== undefined && c.EQUINIX_API_URL === undefined && c.DROVER_INVENTORY === undefined) {
@@ -384,6 +437,7 @@ export function readConfig(env: Record<string, string | undefined>, args: string
     adminToken: c.DROVER_ADMIN_TOKEN,
     readonlyToken: c.DROVER_READONLY_TOKEN,
     databaseUrl: c.DATABASE_URL,
+    databaseWaitMs: c.DROVER_DATABASE_WAIT,
     dataDir: c.DROVER_DATA_DIR,
     etcdEndpoints: c.ETCD_ENDPOINTS,
     equinix: c.EQUINIX_API_URL
@@ -395,7 +449,7 @@ export function readConfig(env: Record<string, string | undefined>, args: string
         requestTimeoutMs: c.EQUINIX_REQUEST_TIMEOUT,
       }
       : undefined,
-    ssh: c.DROVER_SSH_KEY ? { keyPath: c.DROVER_SSH_KEY, agentPath: c.DROVER_AGENT_PATH! } : undefined,
+    ssh: c.DROVER_SSH_KEY ? { keyPath: c.DROVER_SSH_KEY, agentPath: agentPath! } : undefined,
     inventory: c.DROVER_INVENTORY
       ? { path: c.DROVER_INVENTORY, ...(c.DROVER_BMC_CREDENTIALS ? { credentialsPath: c.DROVER_BMC_CREDENTIALS } : {}) }
       : undefined,

@@ -17,7 +17,7 @@
 import { Etcd3 } from "etcd3";
 import type { Hono } from "hono";
 import { Registry } from "prom-client";
-import { type Bmdb, type Logger, openBmdb } from "../bmdb/mod.ts";
+import type { Bmdb, Logger } from "../bmdb/mod.ts";
 import { MemoryValue, type Value } from "../event/mod.ts";
 import {
   type ControlPlane,
@@ -38,6 +38,8 @@ import { serverApp } from "./app.ts";
 import { startProviders, watchInventory } from "./providers.ts";
 import { DEMO_DESCRIPTION } from "./demo_fleet.ts";
 import { Teardown } from "./teardown.ts";
+import { openDatabase } from "./database_start.ts";
+import { startingApp } from "./starting_app.ts";
 
 export interface Service {
   /** The server's base URL. */
@@ -69,6 +71,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     // An inventory with problems stops the start before anything is touched.
     const inventory = config.inventory && await watchInventory(config.inventory, logger);
     if (inventory) teardown.add("inventory watcher", () => inventory.watcher.close());
+    // The server answers from here on: /readyz says what the start is waiting for.
+    let startStatus = "starting";
+    const server: RunningServer = listen(startingApp(() => startStatus), config.listen);
+    teardown.add("HTTP server (start-up)", () => server.shutdown()); // a no-op once "HTTP server" below ran
     // The data dir holds PGlite and the generated token: one Drover at a time. With
     // PostgreSQL, the database is reached first, so a bad DATABASE_URL touches nothing.
     let dataDir: DataDir | undefined;
@@ -78,10 +84,12 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       return dataDir;
     };
     if (!config.databaseUrl) await claimDir();
-    const bmdb: Bmdb = await openBmdb({
-      component: "drover",
-      ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` }),
+    const bmdb: Bmdb = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      pgliteDir: `${config.dataDir}/pglite`,
+      maxWaitMs: config.databaseWaitMs,
       logger,
+      setStatus: (status) => void (startStatus = status),
     });
     teardown.add("database", () => bmdb.close());
     parts.database = bmdb.target;
@@ -163,7 +171,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     });
     const ui = await options.ui;
     parts.dashboard = ui ? "served at /" : "not built (see the log)";
-    const server: RunningServer = listen(
+    server.serve(
       serverApp({
         bmdb,
         logger,
@@ -177,7 +185,6 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           power,
         },
       }),
-      config.listen,
     );
     teardown.add("HTTP server", () => server.shutdown());
     // Before the HTTP server: its shutdown waits for open event streams.

@@ -47,6 +47,10 @@ export interface PostgresServer extends AsyncDisposable {
   admin(text: string): Promise<postgres.RowList<postgres.Row[]>>;
   /** Stops the server (fast shutdown, so clients see their connections drop) and starts it again on the same port. */
   restart(options?: { downMs?: number }): Promise<void>;
+  /** Stops the server (fast shutdown) and leaves it down until {@linkcode PostgresServer.resume}. */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port. */
+  resume(): Promise<void>;
   /** Stops the server and removes its directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -138,6 +142,10 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     dir,
     url: (database = "postgres") => `postgres://postgres@${host}:${port}/${database}`,
     admin: (text) => admin.unsafe(text),
+    async halt() {
+      await run(`${bin}/pg_ctl`, ["-D", data, "-m", "fast", "-w", "stop"], { asPostgres: true });
+    },
+    resume: () => start(),
     async restart({ downMs = 0 } = {}) {
       await run(`${bin}/pg_ctl`, ["-D", data, "-m", "fast", "-w", "stop"], { asPostgres: true });
       if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { Process, Provider, ProviderStatus, type Session } from "../../bmdb/mod.ts";
 import { bmdbTest, countRows } from "../harness/bmdb.ts";
 import { type AdminServer, startAdminServer } from "../harness/admin_server.ts";
+import { ADMIN_MAX_BODY_BYTES } from "../../server/app.ts";
 import { aborted, within } from "../harness/wait.ts";
 
 /** `n` running machines at 10.2.0.<i>. */
@@ -237,6 +238,36 @@ bmdbTest("cancel work: the owner's signal aborts, its finish commits nothing, hi
       assert.equal(r.status, status, JSON.stringify(body));
       assert.equal(r.json.field, field, JSON.stringify(body));
     }
+  } finally {
+    await session.close();
+  }
+});
+
+bmdbTest("a request body over 1 MiB: 413 before it is read whole, and nothing changes", async (t) => {
+  await using s = await startAdminServer(t);
+  const session = await t.bmdb.startSession({ intervalSeconds: 1 });
+  try {
+    const [machineId] = await machines(session, 1);
+    await session.work(Process.ShepherdAgentStart, () => Promise.resolve([machineId]));
+    // A valid cancel padded to 5 MB: refused by its size, not parsed (it would have canceled the work).
+    const padded = JSON.stringify({ machineId, process: Process.ShepherdAgentStart }) + " ".repeat(5 * 1024 * 1024);
+    const declared = await call(s, "POST", "/work/cancel", { body: padded });
+    assert.equal(declared.status, 413);
+    assert.equal(declared.json.error, `request body exceeds ${ADMIN_MAX_BODY_BYTES} bytes`);
+    // The same without a Content-Length (streamed): cut at the limit.
+    const chunks = [new TextEncoder().encode(padded)];
+    const streamed = await fetch(`${s.url}/api/v1/work/cancel`, {
+      method: "POST",
+      headers: { ...s.auth(), "content-type": "application/json" },
+      body: ReadableStream.from(chunks),
+    });
+    assert.equal(streamed.status, 413);
+    await streamed.body?.cancel();
+    const history = await t.bmdb.read((q) => q.listHistoryOf({ machineId }));
+    assert.deepEqual(history.map((h) => h.event), ["Started"], "the work was not canceled");
+    // Within the limit, the same request works.
+    const answer = await call(s, "POST", "/work/cancel", { body: { machineId, process: Process.ShepherdAgentStart } });
+    assert.equal(answer.status, 202);
   } finally {
     await session.close();
   }

@@ -116,3 +116,39 @@ Deno.test("machines you own: the inventory and its settings, and what goes with 
     assert.match(usage(), new RegExp(name), name);
   }
 });
+
+Deno.test("DATABASE_URL with a host list, and ETCD_ENDPOINTS: each wrong entry named, nothing quoted secret", () => {
+  const config = readConfig({
+    DATABASE_URL: "postgres://drover:pw@db1:5432,db2:5433/drover",
+    ETCD_ENDPOINTS: "http://etcd1:2379, http://etcd2:2379,http://etcd3:2379/",
+  }, []);
+  assert.ok(config !== "help");
+  assert.equal(config.databaseUrl, "postgres://drover:pw@db1:5432,db2:5433/drover?target_session_attrs=read-write");
+  assert.deepEqual(config.etcdEndpoints, ["http://etcd1:2379", "http://etcd2:2379", "http://etcd3:2379"]);
+  assert.equal(config.databaseWaitMs, 300_000);
+
+  const cases: [Record<string, string>, string][] = [
+    [{ DATABASE_URL: "postgres://u:hunter2@db1,,db2/d" }, 'DATABASE_URL (--database-url) host 2 of 3 ("") has no host'],
+    [{ DATABASE_URL: "postgres://u:hunter2@db1:5432,db2:x/d" }, 'host 2 of 2 ("db2:x"): the port "x" is not a number'],
+    [
+      { DATABASE_URL: "postgres://u:hunter2@db1,db2/d?target_session_attrs=standby" },
+      'target_session_attrs "standby" would connect to standbys',
+    ],
+    [{ DATABASE_URL: "postgres://u:hunter2@db1,db1/d" }, "lists db1:5432 twice"],
+    [{ DATABASE_URL: "postgres://u:hunter2@[::1]:5432,db2/d" }, "an IPv6 literal cannot be part of a host list"],
+    [{ DATABASE_URL: "postgres://u:hunter2@/d" }, "names no host"],
+    [
+      { ETCD_ENDPOINTS: "http://etcd1:2379,etcd2:2379" },
+      'ETCD_ENDPOINTS (--etcd-endpoints) entry 2 of 2 ("etcd2:2379")',
+    ],
+    [{ ETCD_ENDPOINTS: "http://etcd1:2379,,http://etcd2:2379" }, 'entry 2 of 3 ("") is empty (a stray comma?)'],
+    [{ ETCD_ENDPOINTS: "http://etcd1:2379,http://etcd1:2379" }, "is listed twice"],
+    [{ ETCD_ENDPOINTS: "http://etcd1:2379/v3" }, "must be scheme://host:port only"],
+    [{ DROVER_DATABASE_WAIT: "forever" }, "DROVER_DATABASE_WAIT (--database-wait) must be a duration"],
+  ];
+  for (const [env, expected] of cases) {
+    const text = problems(env).join("\n");
+    assert.ok(text.includes(expected), `${JSON.stringify(env)}: ${text}`);
+    assert.ok(!text.includes("hunter2"), `${JSON.stringify(env)} printed the password`);
+  }
+});

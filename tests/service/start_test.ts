@@ -157,10 +157,14 @@ Deno.test({
           2,
           /DROVER_INITIALIZER_PARALLELISM \(--initializer-parallelism\)/,
         ],
-        [[], { DATABASE_URL: "postgres//nohost" }, 2, /DATABASE_URL \(--database-url\) must be a URL/],
+        [[], { DATABASE_URL: "postgres//nohost" }, 2, /DATABASE_URL \(--database-url\) must start with postgres:\/\//],
         [
           [],
-          { DATABASE_URL: `postgres://drover:secret@127.0.0.1:${freePort()}/drover`, DROVER_LOG_FORMAT: "text" },
+          {
+            DATABASE_URL: `postgres://drover:secret@127.0.0.1:${freePort()}/drover`,
+            DROVER_LOG_FORMAT: "text",
+            DROVER_DATABASE_WAIT: "0s", // not waiting for it (tests/service/database_wait_test.ts waits)
+          },
           1,
           /127\.0\.0\.1:\d+/,
         ],
