@@ -1,6 +1,8 @@
 /**
  * `deno task start`: Drover, the whole service (server/service.ts), configured
- * from the environment and flags (server/config.ts; `--help` lists them).
+ * from the environment and flags (server/config.ts; `--help` lists them). The
+ * one executable (release/) runs the same {@linkcode runDrover} as
+ * `drover start`, with its embedded dashboard and agent.
  *
  * Prints one line with the dashboard's login URL. SIGINT or SIGTERM shuts
  * down gracefully (loops stop claiming, held work is released as Canceled,
@@ -13,6 +15,7 @@ import { ConfigError, readConfig, usage } from "./server/config.ts";
 import { InventoryError } from "./inventory/mod.ts";
 import { createLogger } from "./server/logger.ts";
 import { startService } from "./server/service.ts";
+import type { Hono } from "hono";
 import { uiRoutes } from "./server/ui_routes.ts";
 import { buildUi, readUiAssets } from "./ui/mod.ts";
 import type { Logger } from "./bmdb/mod.ts";
@@ -25,7 +28,7 @@ const PREBUILT_UI = "build/ui";
  * else the copy `deno task build:ui` left in build/ui (bundling needs esbuild,
  * which `deno bundle` fetches from npm on first use).
  */
-async function dashboard(logger: Logger) {
+async function dashboard(logger: Logger): Promise<Hono | undefined> {
   try {
     return uiRoutes(await buildUi());
   } catch (error) {
@@ -40,17 +43,30 @@ async function dashboard(logger: Logger) {
   }
 }
 
-async function main(): Promise<number> {
+/** How {@linkcode runDrover} is run: `deno task start`, or the executable's `drover start`. */
+export interface RunDroverOptions {
+  /** The flags (server/config.ts SETTINGS). */
+  args: string[];
+  /** The command `--help` names. @default "deno task start" */
+  command?: string;
+  /** The dashboard's routes. @default bundled from ui/ now, else build/ui */
+  dashboard?: (logger: Logger) => Promise<Hono | undefined>;
+  /** The agent file to upload when `--ssh-key` comes without `--agent-path` (the executable's embedded agent). */
+  agentPath?: string;
+}
+
+/** Runs Drover until SIGINT or SIGTERM; resolves with the exit code (2: bad configuration). */
+export async function runDrover(options: RunDroverOptions): Promise<number> {
   let config;
   try {
-    config = readConfig(Deno.env.toObject(), Deno.args);
+    config = readConfig(Deno.env.toObject(), options.args, { agentPath: options.agentPath });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`${error.message}\n\nRun with --help for every setting.`);
     return 2;
   }
   if (config === "help") {
-    console.log(usage());
+    console.log(usage(options.command));
     return 0;
   }
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
@@ -58,7 +74,7 @@ async function main(): Promise<number> {
   const started = performance.now();
   let service;
   try {
-    service = await startService(config, { logger, ui: dashboard(logger) });
+    service = await startService(config, { logger, ui: (options.dashboard ?? dashboard)(logger) });
   } catch (error) {
     if (error instanceof InventoryError) {
       // Every problem of the inventory and credentials files, by file, line and column: nothing started.
@@ -106,4 +122,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-Deno.exit(await main());
+if (import.meta.main) Deno.exit(await runDrover({ args: Deno.args }));

@@ -30,6 +30,8 @@ const POLL_MS = 100;
 export interface EmbeddedStartOptions {
   runs: number;
   idleSeconds: number;
+  /** Starts Drover with these settings. @default spawnDrover (main.ts as deno task start runs it) */
+  spawn?: (env: Record<string, string>) => DroverProcess;
 }
 
 /** One start, timed from the spawn. */
@@ -52,9 +54,12 @@ export interface EmbeddedResult {
   lifetimePeakRssBytes: number;
 }
 
-async function startOnce(dir: string): Promise<{ process: DroverProcess; run: EmbeddedStartRun }> {
+async function startOnce(
+  dir: string,
+  spawn: (env: Record<string, string>) => DroverProcess,
+): Promise<{ process: DroverProcess; run: EmbeddedStartRun }> {
   // The embedded service itself, not the demo's misbehaving fleet (its provisioning alone takes 12-40 s on purpose).
-  const process = spawnDrover({
+  const process = spawn({
     DROVER_DATA_DIR: `${dir}/data`,
     DROVER_LISTEN: `127.0.0.1:${freePort()}`,
     DROVER_DEMO: "false",
@@ -99,7 +104,7 @@ export async function measureEmbeddedStart(
   for (let i = 0; i < options.runs; i++) {
     const dir = await Deno.makeTempDir({ prefix: "drover-bench-embedded-" });
     try {
-      const { process, run } = await startOnce(dir);
+      const { process, run } = await startOnce(dir, options.spawn ?? spawnDrover);
       try {
         runs.push(run);
         onRun(run, i);

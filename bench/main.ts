@@ -50,6 +50,8 @@ import { type EquinixBenchResult, measureEquinix } from "./equinix.ts";
 import type { FleetBringupResult } from "./fleet_bringup.ts";
 import type { AgentApiResult } from "./agent_api.ts";
 import type { ServiceFigures } from "./service_figures.ts";
+import type { ExecutableFigures } from "./executable_start.ts";
+import { formatExecutableSection } from "./executable_report.ts";
 import { checkServiceTargets } from "./service_targets.ts";
 import type { OwnedMachinesResult } from "./owned_machines.ts";
 import { checkOwnedTargets } from "./owned_targets.ts";
@@ -462,6 +464,11 @@ async function main(): Promise<number> {
     // Issues 7 and 8: admin API, dashboard, event stream, and the service's start and idle (child processes).
     const { measureServiceFigures } = await import("./service_figures.ts");
     const service: ServiceFigures = await measureServiceFigures(server, plan, progress);
+    // Issue 29: the one executable beside deno task start; full runs only (building it alone takes 10-15 s).
+    const { measureExecutable } = await import("./executable_start.ts");
+    const executable: ExecutableFigures | undefined = plan.quick
+      ? undefined
+      : await measureExecutable({ laterRuns: plan.runs, idleSeconds: service.plan.idleSeconds }, progress);
     // Issue 27: machines you own (the BMC simulator and Drover's side each a child process).
     const { measureOwnedMachines, ownedSettings } = await import("./owned_machines.ts");
     const owned: OwnedMachinesResult = await measureOwnedMachines(server, ownedSettings(plan.quick), progress);
@@ -482,7 +489,7 @@ async function main(): Promise<number> {
 
     const anchorMedian = medianAnchor(anchorRuns, plan.workerCounts);
     const { outPath, chartPath: _chartPath, ...planFields } = plan;
-    const report: BenchReport = {
+    const report: BenchReport & { executable?: ExecutableFigures } = {
       timestamp: new Date().toISOString(),
       durationSeconds: (performance.now() - startedAt) / 1000,
       loadAverage: { start: loadAtStart, end: Deno.loadavg() },
@@ -509,6 +516,7 @@ async function main(): Promise<number> {
       tpcb,
       peers,
       owned,
+      ...(executable ? { executable } : {}),
       targets: [
         ...checkTargets({
           anchorUnitsPerSecond: new Map(anchorMedian.map((a) => [a.clients, a.unitsPerSecond])),
@@ -558,6 +566,11 @@ async function main(): Promise<number> {
       ],
     };
     console.log(formatReport(report));
+    console.log(
+      executable
+        ? formatExecutableSection(executable, service.embedded).join("\n")
+        : "One executable (issue 29): measured in full runs only (deno task bench without --quick).\n",
+    );
     await writeReport(outPath, report);
     await Deno.writeTextFile(plan.chartPath, unitsByWorkersChart(report));
     progress(`wrote ${outPath} and ${plan.chartPath}`);

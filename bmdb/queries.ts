@@ -59,6 +59,7 @@ const specs = {
   countActiveWork: stats.countActiveWork,
   countActiveBackoffs: stats.countActiveBackoffs,
   countMachinesAgentHeartbeating: stats.countMachinesAgentHeartbeating,
+  countAgentsQuiet: stats.countAgentsQuiet,
   countMachinesInstallationPending: stats.countMachinesInstallationPending,
   countMachinesInstallationComplete: stats.countMachinesInstallationComplete,
   countMachinesForAgentStart: stats.countMachinesForAgentStart,

@@ -91,6 +91,23 @@ export function countMachinesAgentHeartbeating(params: { withinSeconds?: number 
   );
 }
 
+/**
+ * Machines whose agent was started and has been quiet for `forSeconds`: no heartbeat since then (or none at all
+ * since its start). What the "agent heartbeats stale" alert watches; the recoverer acts on them later, at its timeouts.
+ */
+export function countAgentsQuiet(params: { forSeconds?: number } = {}): QuerySpec<number> {
+  const quiet = check.integer("forSeconds", check.options("params", params).forSeconds ?? 60, {
+    min: 1,
+    max: 86400 * 30,
+  });
+  return count(
+    "countAgentsQuiet",
+    sql`SELECT count(*)::int AS count FROM machine_agent_started a
+        LEFT JOIN machine_agent_heartbeat h ON h.machine_id = a.machine_id
+        WHERE GREATEST(a.agent_started_at, h.agent_heartbeat_at) < now() - ${quiet}::int * interval '1 second'`,
+  );
+}
+
 /** Machines with an installation request that has no matching report yet. */
 export function countMachinesInstallationPending(): QuerySpec<number> {
   return count(

@@ -89,7 +89,7 @@ export function serverApp(options: ServerAppOptions): Hono {
       }),
     );
     app.use("/metrics", requireAccess(access));
-    registerCountMetrics(registry, admin.hub);
+    registerCountMetrics(registry, admin.hub, bmdb);
     app.get("/metrics", async (c) => c.text(await registry.metrics(), 200, { "content-type": registry.contentType }));
     app.route(
       "/api/v1",

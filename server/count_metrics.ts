@@ -6,10 +6,13 @@
  * @module
  */
 import { Gauge, type Registry } from "prom-client";
-import type { BmdbCounts } from "../bmdb/mod.ts";
+import type { Bmdb, BmdbCounts } from "../bmdb/mod.ts";
 import type { EventHub } from "./event_hub.ts";
 
-export function registerCountMetrics(registry: Registry, hub: EventHub): void {
+/** An agent this long without a heartbeat counts as quiet (12 of the default 5 s heartbeats missed). */
+export const AGENT_QUIET_SECONDS = 60;
+
+export function registerCountMetrics(registry: Registry, hub: EventHub, bmdb: Bmdb): void {
   const counts = () => hub.snapshot().counts as BmdbCounts | undefined;
   new Gauge({
     name: "drover_machines",
@@ -46,4 +49,16 @@ export function registerCountMetrics(registry: Registry, hub: EventHub): void {
       },
     });
   }
+  new Gauge({
+    name: "drover_agents_quiet",
+    help: `Machines whose started agent sent no heartbeat in the last ${AGENT_QUIET_SECONDS} s (read at scrape time).`,
+    registers: [registry],
+    async collect() {
+      try {
+        this.set(await bmdb.read((q) => q.countAgentsQuiet({ forSeconds: AGENT_QUIET_SECONDS })));
+      } catch {
+        this.reset(); // no sample rather than a stale one while the database does not answer
+      }
+    },
+  });
 }

@@ -18,10 +18,18 @@ import { postgresRequirement } from "./harness/postgres.ts";
 import { etcdRequirement } from "./harness/etcd.ts";
 import { sshdRequirement } from "./harness/sshd.ts";
 import { chromiumRequirement } from "./harness/browser.ts";
+import { promtoolRequirement, systemdAnalyzeRequirement } from "./harness/deploy_tools.ts";
 import { type ServiceRequirement, servicesRequired } from "./harness/requirements.ts";
 
 // etcd is not started here: each etcd test starts its own (tests/harness/etcd.ts).
-const requirements: ServiceRequirement[] = [postgresRequirement, etcdRequirement, sshdRequirement, chromiumRequirement];
+const requirements: ServiceRequirement[] = [
+  postgresRequirement,
+  etcdRequirement,
+  sshdRequirement,
+  chromiumRequirement,
+  promtoolRequirement,
+  systemdAnalyzeRequirement,
+];
 
 function report(): ServiceRequirement[] {
   const missing: ServiceRequirement[] = [];

@@ -9,6 +9,8 @@
 import { within } from "./wait.ts";
 
 export interface WatchedProcessOptions<T> {
+  /** The program. @default Deno.execPath() */
+  command?: string;
   args: string[];
   cwd: string;
   /** The child's whole environment (it inherits nothing). */
@@ -32,7 +34,7 @@ export interface WatchedProcess<T> {
 }
 
 export function spawnWatched<T = string>(options: WatchedProcessOptions<T>): WatchedProcess<T> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(options.command ?? Deno.execPath(), {
     args: options.args,
     cwd: options.cwd,
     env: options.env,

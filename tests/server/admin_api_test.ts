@@ -107,6 +107,30 @@ bmdbTest("access: tokens, the read-only token, Origin, and the login cookie", as
   assert.match(await page.text(), /<form method="get" action="\/login">/);
 });
 
+bmdbTest("metrics: drover_agents_quiet counts started agents without a heartbeat for a minute", async (t) => {
+  await using s = await startAdminServer(t);
+  const session = await t.bmdb.startSession({ intervalSeconds: 1 });
+  try {
+    const [quiet, heartbeating, neverHeard, justStarted] = await machines(session, 4);
+    const minutesAgo = (n: number) => new Date(Date.now() - n * 60_000);
+    await session.transact(async (q) => {
+      const key = new Uint8Array([1]);
+      for (
+        const [machineId, startedAt] of [[quiet, 5], [heartbeating, 5], [neverHeard, 2], [justStarted, 0]] as const
+      ) {
+        await q.machineSetAgentStarted({ machineId, agentStartedAt: minutesAgo(startedAt), agentPublicKey: key });
+      }
+      await q.machineSetAgentHeartbeat({ machineId: quiet, agentHeartbeatAt: minutesAgo(3) });
+      await q.machineSetAgentHeartbeat({ machineId: heartbeating, agentHeartbeatAt: new Date() });
+    });
+    const text = await (await fetch(`${s.url}/metrics`, { headers: s.auth() })).text();
+    // quiet (last heartbeat 3 min ago) and neverHeard (started 2 min ago, no heartbeat); not the other two.
+    assert.match(text, /^drover_agents_quiet 2$/m);
+  } finally {
+    await session.close();
+  }
+});
+
 bmdbTest("reads: overview, sessions, work, backoffs, machines, a machine, reservations, health", async (t) => {
   await using s = await startAdminServer(t);
   const session = await t.bmdb.startSession();
