@@ -33,8 +33,11 @@ export interface ReservationView {
 
 /** Where published reservations go. */
 export interface ReservationStore {
-  /** Replaces what was published with `views`. */
-  publish(views: readonly ReservationView[]): Promise<void>;
+  /**
+   * Replaces what was published with `views`. Once `signal` aborts it
+   * rejects with its reason at once (writes under way may still land).
+   */
+  publish(views: readonly ReservationView[], signal?: AbortSignal): Promise<void>;
 }
 
 /** Turns the API's reservation into the dashboard's view. */
@@ -129,22 +132,42 @@ export function etcdReservationStore(client: Etcd3, prefix = RESERVATIONS_PREFIX
     return JSON.stringify(rest);
   };
   return {
-    async publish(views) {
-      const current = await client.getAll().prefix(prefix).strings();
-      const wanted = new Map(views.map((v) => [prefix + v.id, JSON.stringify(v)]));
-      const ops: Promise<unknown>[] = [];
-      for (const [key, json] of wanted) {
-        const old = current[key];
-        if (old === undefined || withoutReadAt(old) !== withoutReadAt(json)) {
-          ops.push(client.put(key).value(json).exec());
-        }
-      }
-      for (const key of Object.keys(current)) {
-        if (!wanted.has(key)) ops.push(client.delete().key(key).exec());
-      }
-      await Promise.all(ops);
+    async publish(views, signal) {
+      signal?.throwIfAborted();
+      await untilAborted(write(views), signal);
     },
   };
+
+  async function write(views: readonly ReservationView[]): Promise<void> {
+    const current = await client.getAll().prefix(prefix).strings();
+    const wanted = new Map(views.map((v) => [prefix + v.id, JSON.stringify(v)]));
+    const ops: Promise<unknown>[] = [];
+    for (const [key, json] of wanted) {
+      const old = current[key];
+      if (old === undefined || withoutReadAt(old) !== withoutReadAt(json)) {
+        ops.push(client.put(key).value(json).exec());
+      }
+    }
+    for (const key of Object.keys(current)) {
+      if (!wanted.has(key)) ops.push(client.delete().key(key).exec());
+    }
+    await Promise.all(ops);
+  }
+}
+
+/**
+ * Settles with `promise`, or rejects with the signal's reason once it aborts
+ * (the promise is then left to end on its own): an etcd call retried on every
+ * member can take longer than a shutdown may.
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  promise.catch(() => {}); // it may reject after the abort, with nobody listening
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 export interface ReservationsPublisherOptions {
@@ -174,7 +197,7 @@ export class ReservationsPublisher {
     const reservations = await this.#client.listReservations({ signal });
     const readAt = new Date();
     const views = reservations.map((r) => toReservationView(r, readAt));
-    await this.#store.publish(views);
+    await this.#store.publish(views, signal);
     return views;
   }
 

@@ -14,11 +14,10 @@
  *
  * @module
  */
-import { Etcd3 } from "etcd3";
 import type { Hono } from "hono";
 import { Registry } from "prom-client";
 import type { Bmdb, Logger } from "../bmdb/mod.ts";
-import { MemoryValue, type Value } from "../event/mod.ts";
+import { connectEtcd, MemoryValue, type Value } from "../event/mod.ts";
 import {
   type ControlPlane,
   etcdReservationStore,
@@ -103,12 +102,9 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     let reservationStore: ReservationStore;
     let reservations: Value<readonly ReservationView[]>;
     if (config.etcdEndpoints) {
-      // A deadline on every unary call: after an etcd restart or partition a call must fail
-      // (and be retried at the next pass), not hang a loop and with it the shutdown.
-      const etcd = new Etcd3({
-        hosts: config.etcdEndpoints,
-        defaultCallOptions: (context) => context.isStream ? {} : { deadline: Date.now() + 5000 },
-      });
+      // Every member, a 2 s deadline per attempt and retries on the next member: losing one member,
+      // the leader included, delays calls by a few seconds and fails none (event/etcd_client.ts).
+      const etcd = connectEtcd(config.etcdEndpoints);
       teardown.add("etcd", () => etcd.close());
       teardown.add("etcd watchers", () => stopping.abort());
       reservationStore = etcdReservationStore(etcd);

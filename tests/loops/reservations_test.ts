@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { EquinixClient } from "../../equinix/mod.ts";
-import { EtcdValue, MemoryValue } from "../../event/mod.ts";
+import { connectEtcd, EtcdValue, MemoryValue } from "../../event/mod.ts";
 import {
   decodeReservationKey,
   etcdReservationStore,
@@ -105,4 +105,38 @@ Deno.test({
       await sim.close();
     }
   },
+});
+
+Deno.test("into etcd: a publish that etcd does not answer rejects with the signal's reason once it aborts", async () => {
+  // A member that accepts connections and never answers (a hung host): each attempt waits out its deadline.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of silent) held.push(conn);
+  })();
+  const client = connectEtcd([`http://127.0.0.1:${(silent.addr as Deno.NetAddr).port}`]);
+  try {
+    const shutdown = new Error("shutting down");
+    const controller = new AbortController();
+    const view: ReservationView = {
+      id: "r1",
+      plan: null,
+      metro: null,
+      provisionable: true,
+      deviceId: null,
+      readAt: new Date().toISOString(),
+    };
+    const publishing = etcdReservationStore(client).publish([view], controller.signal);
+    setTimeout(() => controller.abort(shutdown), 200);
+    const started = performance.now();
+    await assert.rejects(publishing, (error) => error === shutdown);
+    const waitedMs = performance.now() - started;
+    // Unaborted, the call would take its 6 attempts of 2 s each.
+    assert.ok(waitedMs < 1_000, `rejected ${waitedMs.toFixed(0)} ms after the publish began`);
+  } finally {
+    client.close();
+    silent.close();
+    for (const conn of held) conn.close();
+    await accepting.catch(() => {});
+  }
 });
