@@ -124,6 +124,38 @@ export class MigrationError extends Error {
   }
 }
 
+/**
+ * The database was migrated by a newer Drover: `schema_migrations` records
+ * migrations this build does not have. Thrown before anything is migrated,
+ * so nothing was changed. Running on a schema it does not know could
+ * misread or undo what the newer release relies on, so this build refuses.
+ *
+ * What to do next: run the newer release (or a later one) instead, e.g.
+ * finish the rolling upgrade that migrated it; to go back to this release,
+ * undo the newer release's migrations first (docs/upgrades.md, section
+ * Rolling back).
+ */
+export class SchemaTooNewError extends MigrationError {
+  constructor(
+    /** The migrations the database records that this build lacks, e.g. `0010_machine_notes`, oldest first. */
+    readonly unknownMigrations: readonly string[],
+    /** This build's newest migration, e.g. `0009_owned_machines` (undefined when it has none). */
+    readonly newestKnown: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    const plural = unknownMigrations.length > 1;
+    super(
+      `The database was migrated by a newer Drover: it has ${plural ? "migrations" : "migration"} ` +
+        `${unknownMigrations.join(", ")}, which this build does not know ` +
+        `(its newest is ${newestKnown ?? "none"}). Nothing was changed. ` +
+        `Start the newer release (or a later one) instead; to go back to this one, ` +
+        `first undo ${plural ? "those migrations" : "that migration"} (docs/upgrades.md, section Rolling back).`,
+      options,
+    );
+    this.name = "SchemaTooNewError";
+  }
+}
+
 /** A SQLSTATE: the server answered, so the statement (its own transaction) did not commit. */
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 

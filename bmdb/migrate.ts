@@ -6,7 +6,11 @@
  * transaction that first takes a lock row `FOR UPDATE` (works on PostgreSQL and
  * CockroachDB alike). A second process waits for that lock, then finds the
  * work done. A migration file that changed after it was applied is refused:
- * migrations are never edited once merged.
+ * migrations are never edited once merged. A database that records
+ * migrations this build does not have (a newer release migrated it) is
+ * refused too, before anything is applied: see docs/upgrades.md for the
+ * rule (expand, then contract in a later release) that lets a newer
+ * release's migration land while replicas of this one keep running.
  *
  * A migration that is not for every database says so on a line of its own,
  * `-- drover: skip on cockroachdb, pglite` (the change feed's triggers:
@@ -16,7 +20,7 @@
  * @module
  */
 import type { Driver } from "./driver.ts";
-import { DatabaseError, MigrationError } from "./errors.ts";
+import { DatabaseError, MigrationError, SchemaTooNewError } from "./errors.ts";
 
 /** One migration file. */
 export interface Migration {
@@ -35,11 +39,9 @@ export interface MigrationResult {
   applied: string[];
   /** How many were already applied before. */
   alreadyApplied: number;
-  /** Versions recorded in the database that this build does not know (a newer replica migrated). */
-  unknown: string[];
 }
 
-const MIGRATIONS_DIR = new URL("../migrations/", import.meta.url);
+const MIGRATIONS_DIR = new URL("../migrations/", import.meta.url); // ONCHANGE(release/layout.ts): bundle in server/
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.up\.sql$/;
 const SKIP_ON = /^-- drover: skip on ([a-z, ]+)$/m;
 
@@ -92,6 +94,7 @@ const BOOTSTRAP = [
 
 /**
  * Brings the schema up to date.
+ * @throws {SchemaTooNewError} the database records migrations this build does not have (nothing was applied).
  * @throws {MigrationError} when an applied migration's file changed, or a migration fails (nothing of it is kept).
  */
 export async function migrate(driver: Driver, migrations?: Migration[]): Promise<MigrationResult> {
@@ -114,11 +117,10 @@ export async function migrate(driver: Driver, migrations?: Migration[]): Promise
     const rows = await tx.query(`SELECT version, name, checksum FROM schema_migrations ORDER BY version`, []);
     const applied = new Map(rows.map((r) => [String(r.version), r]));
     const known = new Set(files.map((m) => m.version));
-    const result: MigrationResult = {
-      applied: [],
-      alreadyApplied: 0,
-      unknown: [...applied.keys()].filter((v) => !known.has(v)),
-    };
+    // Checked before applying anything: a build that is behind the database must not add to it either.
+    const unknown = rows.filter((r) => !known.has(String(r.version))).map((r) => String(r.name));
+    if (unknown.length > 0) throw new SchemaTooNewError(unknown, files.at(-1)?.name);
+    const result: MigrationResult = { applied: [], alreadyApplied: 0 };
     for (const migration of files) {
       const done = applied.get(migration.version);
       if (done) {

@@ -37,6 +37,7 @@ export {
   MachineNotFoundError,
   MigrationError,
   NothingToDoError,
+  SchemaTooNewError,
   SessionExpiredError,
   WorkCanceledError,
   WorkConflictError,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { PGlite } from "@electric-sql/pglite";
-import { loadMigrations, MigrationError, openBmdb } from "../../bmdb/mod.ts";
+import { loadMigrations, type Migration, MigrationError, openBmdb, SchemaTooNewError } from "../../bmdb/mod.ts";
 // Internal entry points: migrations of the test's own, on a driver of the test's own.
 import { openPostgresDriver } from "../../bmdb/driver_postgres.ts";
 import { pgliteDriver } from "../../bmdb/driver_pglite.ts";
@@ -14,7 +14,7 @@ const CHILD = new URL("./migrate_child.ts", import.meta.url);
 const REPO = new URL("../../", import.meta.url);
 
 interface ChildReport {
-  migration?: { applied: string[]; alreadyApplied: number; unknown: string[] };
+  migration?: { applied: string[]; alreadyApplied: number };
   startedAt?: number;
   finishedAt?: number;
   error?: { name: string; message: string };
@@ -100,9 +100,9 @@ if (postgresOnly.length > 0) {
       const migrations = reports.map((r) => r.migration!);
       const appliers = migrations.filter((m) => m.applied.length > 0);
       assert.equal(appliers.length, 1, `applied by: ${JSON.stringify(migrations)}`);
-      assert.deepEqual(appliers[0], { applied: names, alreadyApplied: 0, unknown: [] });
+      assert.deepEqual(appliers[0], { applied: names, alreadyApplied: 0 });
       for (const m of migrations.filter((m) => m !== appliers[0])) {
-        assert.deepEqual(m, { applied: [], alreadyApplied: names.length, unknown: [] });
+        assert.deepEqual(m, { applied: [], alreadyApplied: names.length });
       }
 
       const recorded = await server.admin(
@@ -113,7 +113,7 @@ if (postgresOnly.length > 0) {
       // A sixth open, after all of them, has nothing left to do.
       const bmdb = await openBmdb({ component: "test", databaseUrl: server.url() });
       await bmdb.close();
-      assert.deepEqual(bmdb.migration, { applied: [], alreadyApplied: names.length, unknown: [] });
+      assert.deepEqual(bmdb.migration, { applied: [], alreadyApplied: names.length });
     } finally {
       for (const child of children) await child[Symbol.asyncDispose]();
     }
@@ -127,23 +127,85 @@ bmdbTest(
     const before = await schemaMigrations(sql);
     assert.deepEqual(before.map((r) => r.name), names);
     const again = await openAnother();
-    assert.deepEqual(again.migration, { applied: [], alreadyApplied: names.length, unknown: [] });
+    assert.deepEqual(again.migration, { applied: [], alreadyApplied: names.length });
+    assert.deepEqual(await schemaMigrations(sql), before);
+  },
+  { drivers: postgresOnly },
+);
+
+/** Asserts `error` is the refusal of a build whose newest migration is `newestKnown`, naming `unknown`. */
+function assertSchemaTooNew(error: unknown, unknown: string[], newestKnown: string): true {
+  assert.ok(error instanceof SchemaTooNewError, `expected SchemaTooNewError, got ${error}`);
+  assert.ok(error instanceof MigrationError, "a SchemaTooNewError is a MigrationError");
+  assert.deepEqual(error.unknownMigrations, unknown);
+  assert.equal(error.newestKnown, newestKnown);
+  // What the operator reads: what the database has, that a newer Drover did it, and what to do.
+  assert.match(error.message, /migrated by a newer Drover/);
+  for (const name of unknown) assert.ok(error.message.includes(name), `${name} missing from: ${error.message}`);
+  assert.ok(error.message.includes(`its newest is ${newestKnown}`), error.message);
+  assert.match(error.message, /Start the newer release .*\(docs\/upgrades\.md, section Rolling back\)\.$/);
+  return true;
+}
+
+bmdbTest(
+  "a database with versions of a newer build is refused with SchemaTooNewError naming them, changing nothing",
+  async ({ openAnother, sql }) => {
+    const known = await loadMigrations();
+    await sql(`INSERT INTO schema_migrations (version, name, checksum) VALUES
+      ('9998', '9998_newer_table', 'abc'), ('9999', '9999_newer_column', 'def')`);
+    const before = await schemaMigrations(sql);
+    await assert.rejects(
+      openAnother(),
+      (e) => assertSchemaTooNew(e, ["9998_newer_table", "9999_newer_column"], known.at(-1)!.name),
+    );
     assert.deepEqual(await schemaMigrations(sql), before);
   },
   { drivers: postgresOnly },
 );
 
 bmdbTest(
-  "a version recorded by a newer build is reported as unknown and left in place",
-  async ({ openAnother, sql }) => {
-    const names = (await loadMigrations()).map((m) => m.name);
-    await sql(`INSERT INTO schema_migrations (version, name, checksum) VALUES ('9999', '9999_future', 'abc')`);
-    const again = await openAnother();
-    assert.deepEqual(again.migration, { applied: [], alreadyApplied: names.length, unknown: ["9999"] });
-    const rows = await sql(`SELECT name FROM schema_migrations WHERE version = '9999'`);
-    assert.equal(rows.length, 1);
+  "after a newer release's expand migration, this build refuses and applies nothing; undoing it lets this build start",
+  async (t) => {
+    const driver = t.driver === "pglite"
+      ? await pgliteDriver(await PGlite.create(), "PGlite in memory")
+      : await openPostgresDriver({ url: t.url ?? assert.fail("no PostgreSQL URL") });
+    const query = async (text: string) => await driver.query(text, [], "read committed");
+    try {
+      const known = await loadMigrations();
+      // The older build lacks this build's last migration; the newer one adds a nullable column after it.
+      const older = known.slice(0, -1);
+      const newer: Migration = {
+        version: "9000",
+        name: "9000_machine_note",
+        sql: "ALTER TABLE machines ADD COLUMN machine_note TEXT NULL;\n",
+        checksum: "c0ffee",
+      };
+      await migrate(driver, [...known, newer]);
+      const recorded = async () =>
+        (await query(`SELECT name FROM schema_migrations ORDER BY version`)).map((r) => r.name);
+      const before = await recorded();
+
+      await assert.rejects(
+        migrate(driver, older),
+        (e) => assertSchemaTooNew(e, [known.at(-1)!.name, newer.name], older.at(-1)!.name),
+      );
+      await assert.rejects(migrate(driver, known), (e) => assertSchemaTooNew(e, [newer.name], known.at(-1)!.name));
+      assert.deepEqual(await recorded(), before, "a refused build changed schema_migrations");
+
+      // Rolling back (docs/upgrades.md): the newer release's migration undone, in one transaction.
+      const undo = await driver.begin({ isolation: "read committed" });
+      await undo.exec(
+        `ALTER TABLE machines DROP COLUMN machine_note; DELETE FROM schema_migrations WHERE version = '9000';`,
+      );
+      await undo.commit();
+      assert.deepEqual(await migrate(driver, known), { applied: [], alreadyApplied: known.length });
+      const column = await query(`SELECT count(*)::int AS n FROM information_schema.columns
+        WHERE table_name = 'machines' AND column_name = 'machine_note'`);
+      assert.equal(column[0].n, 0);
+    } finally {
+      await driver.close();
+    }
   },
-  { drivers: postgresOnly },
 );
 
 bmdbTest(
@@ -167,11 +229,28 @@ Deno.test("reopening a PGlite data directory applies nothing the second time", a
   await using dir = await tempDataDir();
   const first = await openBmdb({ component: "test", dataDir: dir.path });
   await first.close();
-  assert.deepEqual(first.migration, { applied: names, alreadyApplied: 0, unknown: [] });
+  assert.deepEqual(first.migration, { applied: names, alreadyApplied: 0 });
 
   const second = await openBmdb({ component: "test", dataDir: dir.path });
   await second.close();
-  assert.deepEqual(second.migration, { applied: [], alreadyApplied: names.length, unknown: [] });
+  assert.deepEqual(second.migration, { applied: [], alreadyApplied: names.length });
+});
+
+Deno.test("a PGlite data directory a newer build migrated is refused with SchemaTooNewError", async () => {
+  const known = await loadMigrations();
+  await using dir = await tempDataDir();
+  await (await openBmdb({ component: "test", dataDir: dir.path })).close();
+  const raw = await PGlite.create(dir.path);
+  try {
+    await raw.query(`INSERT INTO schema_migrations (version, name, checksum) VALUES ('9999', '9999_newer', 'abc')`);
+  } finally {
+    await raw.close();
+  }
+
+  await assert.rejects(
+    openBmdb({ component: "test", dataDir: dir.path }),
+    (e) => assertSchemaTooNew(e, ["9999_newer"], known.at(-1)!.name),
+  );
 });
 
 Deno.test("a PGlite data directory whose applied migration changed is refused with MigrationError", async () => {
