@@ -171,12 +171,18 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
   }
 
   const isCockroach = version.includes("CockroachDB");
+  // Drover writes: through one host name too (a DNS name or address that a
+  // failover moves), every connection must land on a writable server. On a
+  // hot standby each query would fail, and so would the array-type fetch
+  // postgres.js makes unawaited on a new connection: that crashed the process.
+  const writable = isCockroach ? {} : { target_session_attrs: parsed.targetSessionAttrs ?? "read-write" } as const;
   if (!isCockroach) {
     await control.end({ timeout: 5 });
-    control = postgres(url, { ...common, max: 4, connection: { ...common.connection, ...NO_JIT } });
+    control = postgres(url, { ...common, ...writable, max: 4, connection: { ...common.connection, ...NO_JIT } });
   }
   const work = postgres(url, {
     ...common,
+    ...writable,
     max: options.poolSize ?? 20,
     connection: {
       ...common.connection,

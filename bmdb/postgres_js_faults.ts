@@ -29,6 +29,8 @@ const CONNECTION_LOSS_CODES = new Set([
   "CONNECTION_DESTROYED",
   "CONNECTION_ENDED",
   "CONNECT_TIMEOUT",
+  // No host of a list was what target_session_attrs asks for (vendor/postgres/PATCHED.md).
+  "TARGET_SESSION_ATTRS_UNMET",
 ]);
 
 /** Whether `reason` is a bare connection loss: what postgres.js's dropped promises reject with. */

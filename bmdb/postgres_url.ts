@@ -6,7 +6,8 @@
  * host), so the authority is split here the way postgres.js splits it: on
  * commas, each `host[:port]`. A list without `target_session_attrs` gets
  * `read-write`: Drover writes, and postgres.js would otherwise stay on the
- * first host that answers, standby or not.
+ * first host that answers, standby or not. (The PostgreSQL driver asks for
+ * `read-write` through a single host too: bmdb/driver_postgres.ts.)
  *
  * @module
  */

@@ -26,30 +26,44 @@ export interface HeartbeatResult {
   alive: boolean;
   /** Held work an operator asked to cancel: machine id and the operator. */
   cancelRequested: { machineId: string; process: string; actor: string | null }[];
+  /**
+   * Work the session holds that the database no longer holds for it: its row
+   * is gone (a failover whose new primary never had the claim) or another's.
+   */
+  lost: { machineId: string; process: string }[];
 }
 
 /**
- * Pushes the deadline forward if the session is still alive, and reports
- * cancel requests on the machines it holds (probed by primary key).
+ * Pushes the deadline forward if the session is still alive, and reports, of
+ * the work it holds (`held`, probed by primary key), what an operator asked
+ * to cancel and what is no longer its own.
  */
-export function heartbeat(p: { sessionId: string; heldMachineIds: string[] }): Sql {
+export function heartbeat(p: { sessionId: string; held: { machineId: string; process: string }[] }): Sql {
   return sql`WITH poke AS (
       UPDATE sessions SET session_deadline = now() + session_interval_seconds * interval '1 second'
       WHERE session_id = ${p.sessionId}::uuid AND session_deadline > now()
       RETURNING session_id)
-    SELECT (SELECT count(*) FROM poke)::int AS alive, w.machine_id, w.process, w.cancel_requested_by
+    SELECT (SELECT count(*) FROM poke)::int AS alive, h.machine_id, h.process,
+      w.machine_id IS NULL AS lost, w.cancel_requested_at IS NOT NULL AS cancel_requested, w.cancel_requested_by
     FROM (SELECT 1) one
-    LEFT JOIN work_slot w ON w.machine_id = ANY(${p.heldMachineIds}::uuid[])
-      AND w.session_id = ${p.sessionId}::uuid AND w.cancel_requested_at IS NOT NULL`;
+    LEFT JOIN unnest(${p.held.map((h) => h.machineId)}::uuid[], ${p.held.map((h) => h.process)}::text[])
+      AS h(machine_id, process) ON true
+    LEFT JOIN work_slot w ON w.machine_id = h.machine_id AND w.process = h.process
+      AND w.session_id = ${p.sessionId}::uuid`;
 }
 
 export function toHeartbeatResult(rows: Row[]): HeartbeatResult {
+  const held = rows.filter((r) => r.machine_id != null);
   return {
     alive: Number(rows[0]?.alive ?? 0) > 0,
-    cancelRequested: rows.filter((r) => r.machine_id != null).map((r) => ({
+    cancelRequested: held.filter((r) => r.cancel_requested === true).map((r) => ({
       machineId: r.machine_id as string,
       process: r.process as string,
       actor: r.cancel_requested_by as string | null,
+    })),
+    lost: held.filter((r) => r.lost === true).map((r) => ({
+      machineId: r.machine_id as string,
+      process: r.process as string,
     })),
   };
 }

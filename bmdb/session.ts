@@ -139,6 +139,11 @@ export class Session {
               }
             }
           }
+          for (const gone of result.lost) {
+            for (const work of this.#held.keys()) {
+              if (work.machineId === gone.machineId && work.process === gone.process) work.lost();
+            }
+          }
           break;
         } catch (error) {
           if (signal.aborted) return;
@@ -157,8 +162,8 @@ export class Session {
 
   /** One heartbeat, abandoned (rejected) if it outlasts `timeoutMs` or the session ends. */
   async #beat(timeoutMs: number, signal: AbortSignal) {
-    const heldMachineIds = [...new Set([...this.#held.keys()].map((w) => w.machineId))];
-    const { text, params } = render(heartbeat({ sessionId: this.sessionId, heldMachineIds }));
+    const held = [...this.#held.keys()].map((w) => ({ machineId: w.machineId, process: w.process }));
+    const { text, params } = render(heartbeat({ sessionId: this.sessionId, held }));
     const pending = this.#context.driver.query(text, params, "read committed");
     pending.catch(() => {}); // may be abandoned below
     let timer: ReturnType<typeof setTimeout> | undefined;

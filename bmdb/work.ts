@@ -113,6 +113,24 @@ export class Work<R = unknown> {
     }
   }
 
+  /**
+   * @internal The heartbeat found the database no longer holds this work for
+   * its session: the row is gone, as after a failover whose new primary never
+   * had the claim, and another session may claim the machine. The work
+   * stops (`signal` aborts with a `WorkCanceledError` naming no operator);
+   * its `finish` would commit nothing anyway. Ignored once a release began
+   * (the release itself may be what freed the row).
+   */
+  lost(): void {
+    if (this.#done || this.#cancel.signal.aborted) return;
+    this.#owner.logger.warn("work lost: the database no longer holds it for its session; stopping it", this.#fields());
+    this.#cancel.abort(
+      new WorkCanceledError(this.machineId, this.process, null, {
+        cause: new Error("the database no longer holds this work for its session"),
+      }),
+    );
+  }
+
   #fields() {
     return { machineId: this.machineId, process: this.process, sessionId: this.#owner.sessionId };
   }

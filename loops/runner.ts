@@ -187,7 +187,8 @@ export class LoopRunner<M extends { machineId: string }> {
           }
           if (work === "idle") {
             this.#metrics.idlePolls.inc(label);
-            await sleep(idleWaitMs, undefined, { signal }).catch(() => {});
+            // A session that ends meanwhile (its row lost in a database failover, say) is replaced at once.
+            await sleep(idleWaitMs, undefined, { signal: AbortSignal.any([signal, session.signal]) }).catch(() => {});
             idleWaitMs = Math.min(2 * idleWaitMs, this.#options.maxIdleWaitMs);
             continue;
           }
@@ -270,7 +271,10 @@ export class LoopRunner<M extends { machineId: string }> {
       // After an operator's cancel, fail() records Canceled (no backoff) instead.
       await work.fail(loop.backoff, cause);
       if (work.signal.reason instanceof WorkCanceledError) {
-        this.#logger.info("work canceled by an operator", { ...fields, actor: work.signal.reason.actor });
+        const { actor } = work.signal.reason;
+        // No operator: the database no longer held the work for this session (a failover lost the claim).
+        if (actor === null) this.#logger.warn("work stopped: its session no longer holds it", fields);
+        else this.#logger.info("work canceled by an operator", { ...fields, actor });
       } else {
         this.#metrics.failures.inc({ loop: loop.name });
         this.#logger.warn("work failed", { ...fields, cause });
@@ -319,12 +323,13 @@ export class LoopRunner<M extends { machineId: string }> {
    */
   #finishFailed(work: Work<M>, error: unknown): unknown {
     if (error instanceof WorkCanceledError) {
-      this.#logger.info("work canceled by an operator before it could finish", {
-        loop: this.#loop.name,
-        machineId: work.machineId,
-        process: this.#loop.process,
-        actor: error.actor,
-      });
+      const fields = { loop: this.#loop.name, machineId: work.machineId, process: this.#loop.process };
+      if (error.actor === null) {
+        // No operator: the database no longer held the work for this session (a failover lost the claim).
+        this.#logger.warn("work could not finish: its session no longer holds it; nothing was committed", fields);
+      } else {
+        this.#logger.info("work canceled by an operator before it could finish", { ...fields, actor: error.actor });
+      }
       return undefined;
     }
     if (error instanceof SessionExpiredError) return error;

@@ -112,6 +112,8 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     idleTimer,
     connect(query) {
       initial = query
+      // Drover patch: a new round over the host list (`retries` counts the hosts tried in it).
+      retries = 0
       reconnect()
     },
     terminate,
@@ -261,7 +263,9 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   }
 
   function connectTimedOut() {
-    errored(Errors.connection('CONNECT_TIMEOUT', options, socket))
+    // Drover patch: through error(), so a host that does not answer in time
+    // is one tried like a refusing one (the next host is tried while one is left).
+    error(Errors.connection('CONNECT_TIMEOUT', options, socket))
     socket.destroy()
   }
 
@@ -451,12 +455,22 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     idleTimer.cancel()
     lifeTimer.cancel()
     connectTimer.cancel()
+    // Drover patch: the query of the socket that closed (failed as a lost
+    // connection, if nothing failed it yet), an error the server sent for it
+    // before going (57P01 from a dying backend) and its partial result go with
+    // it. Left set, the next socket's first ReadyForQuery took them for its
+    // own: it failed that connection's first query with the old error and
+    // skipped the target_session_attrs check (a standby was kept).
+    query && queryError(query, Errors.connection('CONNECTION_CLOSED', options, socket))
+    query = results = errorResponse = null
+    result = new Result()
+    rows = 0
 
     socket.removeAllListeners()
     socket = null
 
     if (initial)
-      return reconnect()
+      return (retries++, reconnect()) // Drover patch: the next host of this round
 
     !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))
     closedTime = performance.now()
@@ -564,7 +578,7 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
         if (!backendParameters.in_hot_standby || !backendParameters.default_transaction_read_only)
           return fetchState()
         else if (tryNext(target_session_attrs, backendParameters))
-          return terminate()
+          return wrongKindOfServer()
       }
 
       if (needsTypes) {
@@ -577,6 +591,15 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
       initial = null
       return
     }
+
+    // Drover patch: a server that is no longer what target_session_attrs asks
+    // for (default_transaction_read_only turned on by a reload: a primary
+    // fenced) gets no more queries on this connection: it closes, what was
+    // queued on it fails as on a lost connection, and the next connection goes
+    // round the host list again. (It refused every write with 25006 until it
+    // reached its max_lifetime, and a LISTEN on it was lost for good.)
+    if (target_session_attrs && target_session_attrs !== 'prefer-standby' && tryNext(target_session_attrs, backendParameters))
+      return terminate()
 
     while (sent.length && (query = sent.shift()) && (query.active = true, query.cancelled))
       Connection(options).cancel(query.state, query.cancelled.resolve, query.cancelled.reject)
@@ -796,13 +819,27 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   }
 
   function tryNext(x, xs) {
+    // Drover patch: a hot standby reports default_transaction_read_only off,
+    // yet takes no writes: read-write and read-only test both, as libpq does.
+    const readOnly = xs.default_transaction_read_only === 'on' || xs.in_hot_standby === 'on'
     return (
-      (x === 'read-write' && xs.default_transaction_read_only === 'on') ||
-      (x === 'read-only' && xs.default_transaction_read_only === 'off') ||
+      (x === 'read-write' && readOnly) ||
+      (x === 'read-only' && !readOnly) ||
       (x === 'primary' && xs.in_hot_standby === 'on') ||
       (x === 'standby' && xs.in_hot_standby === 'off') ||
-      (x === 'prefer-standby' && xs.in_hot_standby === 'off' && options.host[retries])
+      // Drover patch: a primary is passed over only while another host is left to try.
+      (x === 'prefer-standby' && xs.in_hot_standby === 'off' && options.host[retries + 1])
     )
+  }
+
+  // Drover patch: a server that is not what target_session_attrs asks for is
+  // a failed attempt, like a refused connection: the next host is tried while
+  // one is left, then the query fails with this error and the pool backs off
+  // before its next round (it went round the list with no pause, for good).
+  function wrongKindOfServer() {
+    error(Errors.connection('TARGET_SESSION_ATTRS_UNMET', options, socket))
+    options.shared.retries++
+    terminate()
   }
 
   function fetchState() {
