@@ -172,3 +172,36 @@ export function outcomeUnknown(error: unknown): boolean {
     error instanceof NothingToDoError || error instanceof WorkCanceledError || error instanceof WorkNotFoundError ||
     error instanceof MachineNotFoundError || error instanceof InvalidArgumentError);
 }
+
+/**
+ * SQLSTATE classes and codes that say the database cannot serve right now,
+ * as opposed to a statement that is wrong: a connection exception (class 08),
+ * a server shutting down or starting (57P01-57P03), a read-only server (25006:
+ * a standby, before a failover's promotion).
+ */
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "25006"]);
+/** postgres.js's and the socket's codes for a connection that is gone or never came. */
+const UNAVAILABLE_DRIVER_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECTION_ENDED",
+  "CONNECT_TIMEOUT",
+  "TARGET_SESSION_ATTRS_UNMET",
+]);
+
+/**
+ * Whether `error` says the database is unreachable or cannot take the
+ * statement now (an outage, a restart, a failover), so trying again later
+ * may work: what an API answers with 503 rather than 500.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof DatabaseUnavailableError) return true;
+  if (!(error instanceof DatabaseError)) return false;
+  return error.code.startsWith("08") || UNAVAILABLE_SQLSTATES.has(error.code) ||
+    UNAVAILABLE_DRIVER_CODES.has(error.code);
+}

@@ -33,6 +33,7 @@ export { ChangeFeed, type ChangeFeedOptions, type ChangeFeedValues, type FeedSin
 export {
   DatabaseError,
   DatabaseUnavailableError,
+  isDatabaseUnavailable,
   InvalidArgumentError,
   MachineNotFoundError,
   MigrationError,

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Context } from "hono";
-import { InvalidArgumentError, MachineNotFoundError, WorkNotFoundError } from "../bmdb/mod.ts";
+import { InvalidArgumentError, isDatabaseUnavailable, MachineNotFoundError, WorkNotFoundError } from "../bmdb/mod.ts";
 
 export type ApiErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 502;
 
@@ -22,12 +22,18 @@ export class ApiError extends Error {
   }
 }
 
-/** The API's answer to `error`, or undefined when it is not a refusal (a 500, then). */
+/** The API's answer to `error`, or undefined when it is not a refusal nor an outage (a 500, then). */
 export function answerError(error: unknown, c: Context): Response | undefined {
   if (error instanceof ApiError) return c.json(error.toJSON(), error.status);
   if (error instanceof InvalidArgumentError) return c.json({ error: error.message, field: error.field }, 400);
   if (error instanceof MachineNotFoundError || error instanceof WorkNotFoundError) {
     return c.json({ error: error.message }, 404);
+  }
+  // An outage, a restart or a failover: nothing was done, and the same request may work in a few seconds.
+  if (isDatabaseUnavailable(error)) {
+    return c.json({ error: "the database does not answer right now; nothing was done: try again shortly" }, 503, {
+      "Retry-After": "5",
+    });
   }
   return undefined;
 }

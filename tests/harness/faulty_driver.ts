@@ -3,7 +3,8 @@
  * told to, as a lost connection would: a statement runs and its reply is
  * replaced by an error without a SQLSTATE, or it fails before it is sent. It
  * can also hold a statement's reply until the test lets it go, and it records
- * what it sent and which replies it returned.
+ * what it sent and which replies it returned. Inside transactions (`begin`),
+ * only "before sending" faults apply, and nothing is recorded.
  *
  * ```ts
  * let faulty: FaultyDriver;
@@ -56,7 +57,23 @@ export class FaultyDriver {
         this.answered.push(text);
         return rows;
       },
-      begin: (options) => inner.begin(options),
+      // Inside a transaction only "before sending" faults apply (what the reads' and the operators' statements see).
+      begin: async (options) => {
+        const tx = await inner.begin(options);
+        return {
+          query: (text, params) => {
+            const i = this.#faults.findIndex((f) => f.when === "before sending" && f.matches(text));
+            if (i >= 0) {
+              const [fault] = this.#faults.splice(i, 1);
+              return Promise.reject(new DatabaseError(`injected: ${fault.code}`, fault.code));
+            }
+            return tx.query(text, params);
+          },
+          exec: (script) => tx.exec(script),
+          commit: () => tx.commit(),
+          rollback: () => tx.rollback(),
+        };
+      },
       listenForChanges: inner.listenForChanges?.bind(inner),
       close: () => inner.close(),
     };

@@ -10,6 +10,7 @@ import { Process, Provider, ProviderStatus, type Session } from "../../bmdb/mod.
 import { bmdbTest, countRows } from "../harness/bmdb.ts";
 import { type AdminServer, startAdminServer } from "../harness/admin_server.ts";
 import { ADMIN_MAX_BODY_BYTES } from "../../server/app.ts";
+import { FaultyDriver } from "../harness/faulty_driver.ts";
 import { aborted, within } from "../harness/wait.ts";
 
 /** `n` running machines at 10.2.0.<i>. */
@@ -130,6 +131,26 @@ bmdbTest("metrics: drover_agents_quiet counts started agents without a heartbeat
     await session.close();
   }
 });
+
+let faulty: FaultyDriver;
+bmdbTest("the database unreachable: 503 with Retry-After (not 500), and the next request answers", async (t) => {
+  await using s = await startAdminServer(t);
+  const isListSessions = (text: string) =>
+    text.includes("session_interval_seconds, session_deadline, count(*) OVER ()");
+  for (const code of ["ECONNREFUSED", "57P03", "25006"]) {
+    faulty.fail(isListSessions, "before sending", code);
+    const response = await fetch(`${s.url}/api/v1/sessions`, { headers: s.auth() });
+    assert.equal(response.status, 503, code);
+    assert.equal(response.headers.get("retry-after"), "5");
+    assert.match((await response.json()).error, /the database does not answer right now; nothing was done/);
+    assert.equal((await call(s, "GET", "/sessions")).status, 200, `after ${code}`);
+  }
+  // A statement that is wrong, not an outage, stays a 500.
+  faulty.fail(isListSessions, "before sending", "42P01");
+  const wrong = await fetch(`${s.url}/api/v1/sessions`, { headers: s.auth() });
+  await wrong.body?.cancel();
+  assert.equal(wrong.status, 500);
+}, { wrapDriver: (inner) => (faulty = new FaultyDriver(inner)).driver });
 
 bmdbTest("reads: overview, sessions, work, backoffs, machines, a machine, reservations, health", async (t) => {
   await using s = await startAdminServer(t);
