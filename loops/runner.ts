@@ -88,8 +88,10 @@ export interface LoopRunnerOptions {
    * The longest wait while idle: each claim that finds nothing in a row
    * doubles the wait, from `idleWaitMs` up to this; work found resets it.
    * An idle claim reads the loop's candidates (about 180 ms of database time
-   * at 100,000 machines), so an idle fleet is not polled every second.
-   * @default 8 × idleWaitMs
+   * at 100,000 machines), so an idle fleet is not polled every second. At
+   * most one session interval by default: work another replica releases
+   * (a rolling upgrade's SIGTERM) waits no longer than that for a claim.
+   * @default 8 × idleWaitMs, at most sessionIntervalSeconds (but not below idleWaitMs)
    */
   maxIdleWaitMs?: number;
   /** How long a worker pauses after an unexpected error (database unreachable, say). @default 1000 */
@@ -110,6 +112,16 @@ function describe(error: unknown): string {
   const causes: string[] = [error.message];
   for (let e: unknown = error.cause; e instanceof Error && causes.length < 4; e = e.cause) causes.push(e.message);
   return causes.join(": ");
+}
+
+/**
+ * The longest idle wait unless one is given: 8 × `idleWaitMs`, but at most
+ * one session interval (and never below `idleWaitMs`), so that work released
+ * by a replica that stops is claimed within one session interval plus the
+ * claim limiter.
+ */
+export function defaultMaxIdleWaitMs(idleWaitMs: number, sessionIntervalSeconds: number): number {
+  return Math.max(idleWaitMs, Math.min(8 * idleWaitMs, sessionIntervalSeconds * 1000));
 }
 
 /** Runs one loop's workers until the signal passed to `run` aborts. */
@@ -134,7 +146,8 @@ export class LoopRunner<M extends { machineId: string }> {
     this.#metrics = options.metrics;
     this.#logger = options.logger;
     const idleWaitMs = options.idleWaitMs ?? 1000;
-    const maxIdleWaitMs = options.maxIdleWaitMs ?? 8 * idleWaitMs;
+    const sessionIntervalSeconds = options.sessionIntervalSeconds ?? 5;
+    const maxIdleWaitMs = options.maxIdleWaitMs ?? defaultMaxIdleWaitMs(idleWaitMs, sessionIntervalSeconds);
     if (!(maxIdleWaitMs >= idleWaitMs)) {
       throw new RangeError(
         `Cannot run loop ${loop.name}: maxIdleWaitMs must be at least idleWaitMs (${idleWaitMs}): current value is ${maxIdleWaitMs}`,
@@ -145,7 +158,7 @@ export class LoopRunner<M extends { machineId: string }> {
       idleWaitMs,
       maxIdleWaitMs,
       errorPauseMs: options.errorPauseMs ?? 1000,
-      sessionIntervalSeconds: options.sessionIntervalSeconds ?? 5,
+      sessionIntervalSeconds,
       finishAndClaimBelow: options.finishAndClaimBelow ?? FINISH_AND_CLAIM_BELOW,
     };
   }

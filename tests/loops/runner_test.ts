@@ -17,6 +17,7 @@ import {
   WorkCanceledError,
 } from "../../bmdb/mod.ts";
 import { type ControlLoop, loopMetrics, LoopRunner, TokenBucket } from "../../loops/mod.ts";
+import { defaultMaxIdleWaitMs } from "../../loops/runner.ts";
 import { bmdbTest, countRows } from "../harness/bmdb.ts";
 import { FaultyDriver, isClaim, isFinish } from "../harness/faulty_driver.ts";
 import { addMachines, agentStarted, forAgentStart } from "../harness/fleet.ts";
@@ -422,4 +423,11 @@ bmdbTest("claims wait on the shared limiter: 6 claims at one per 100 ms take at 
   }
   const spanMs = at[5] - madeAt;
   assert.ok(spanMs >= 500 - 5, `6 claims with one token per 100 ms and a burst of 1 took ${spanMs.toFixed(0)} ms`);
+});
+
+Deno.test("an idle worker waits at most one session interval by default (released work is claimed within it)", () => {
+  assert.equal(defaultMaxIdleWaitMs(1000, 5), 5000, "8 s capped at the 5 s session interval");
+  assert.equal(defaultMaxIdleWaitMs(250, 5), 2000, "8 × 250 ms is below the session interval");
+  assert.equal(defaultMaxIdleWaitMs(1000, 60), 8000);
+  assert.equal(defaultMaxIdleWaitMs(3000, 1), 3000, "never below idleWaitMs");
 });

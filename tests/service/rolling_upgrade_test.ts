@@ -25,9 +25,8 @@
  * runner's: how long work of a replica that died without releasing it stays
  * held) plus the claim limiter (DROVER_DB_RATE's interval once for each of a
  * replica's claiming workers, the longest a claim queues for its token):
- * 5 + 5 × 0.25 = 6.25 s. Nothing wakes an idle worker when work is released:
- * it polls at most every 8 s (the runner's idle backoff), so the bound holds
- * because the other replicas' eight claiming workers poll out of step, not by
+ * 5 + 5 × 0.25 = 6.25 s. An idle worker polls at least once per session
+ * interval (the runner's idle backoff stops there), so the bound holds by
  * construction (docs/upgrades.md says so).
  *
  * @module
