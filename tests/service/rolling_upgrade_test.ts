@@ -274,6 +274,15 @@ if (serviceAvailable(postgresRequirement)) {
               assert.match(log, /ERROR Drover could not start error=.*migrated by a newer Drover/);
               assert.ok(log.includes(newMigration), `the refusal does not name ${newMigration}:\n${log}`);
               console.log(`an old replica started after the migration: exit ${code}, ${log.trim().split("\n").at(-1)}`);
+              // The old replicas go on working on the expanded schema: awaited, not hoped for (machines keep
+              // arriving, and the new replica may take the next few).
+              const oldSessions = (await Promise.all(replicas.filter((r) => r.name.startsWith("old-")).map(sessionsOf)))
+                .flat();
+              await waitFor(async () => {
+                const [row] = await sql`SELECT count(*)::int AS n FROM work_history
+                  WHERE event = 'Started' AND session_id = ANY(${oldSessions}::uuid[]) AND timestamp > ${migratedAt!}`;
+                return row.n > 0;
+              }, { timeoutMs: 60_000, intervalMs: 100, what: "an old replica claiming a machine after the migration" });
             }
           }
         }
