@@ -33,8 +33,8 @@ export { ChangeFeed, type ChangeFeedOptions, type ChangeFeedValues, type FeedSin
 export {
   DatabaseError,
   DatabaseUnavailableError,
-  isDatabaseUnavailable,
   InvalidArgumentError,
+  isDatabaseUnavailable,
   MachineNotFoundError,
   MigrationError,
   NothingToDoError,
