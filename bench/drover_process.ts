@@ -10,22 +10,15 @@
  * @module
  */
 import { spawnWatched } from "../tests/harness/watched_process.ts";
+import { startTaskDenoArgs } from "../tests/harness/start_task.ts";
+
+export { startTaskDenoArgs };
 
 const REPO = new URL("../", import.meta.url);
 const MAIN = decodeURIComponent(new URL("main.ts", REPO).pathname);
 
 /** The settings main.ts reads: a child must not inherit them from whoever runs the bench. */
 const DROVER_SETTING = /^(DROVER_|EQUINIX_|DATABASE_URL$|ETCD_ENDPOINTS$)/;
-
-/** The `deno` arguments of deno.json's `start` task before its entry point, e.g. `run --allow-net ... --v8-flags=...`. */
-export function startTaskDenoArgs(): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(new URL("deno.json", REPO))) as { tasks?: Record<string, string> };
-  const words = (config.tasks?.start ?? "").trim().split(/\s+/);
-  if (words[0] !== "deno" || words.at(-1) !== "main.ts") {
-    throw new Error(`deno.json's start task is not "deno ... main.ts": ${JSON.stringify(config.tasks?.start)}`);
-  }
-  return words.slice(1, -1);
-}
 
 /** The bench's environment without Drover's settings, plus `env`. */
 export function childEnvironment(env: Record<string, string>): Record<string, string> {

@@ -12,11 +12,12 @@
  * @module
  */
 import { freePort } from "./free_port.ts";
+import { startTaskArgs } from "./start_task.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 
-/** `deno task start`'s arguments after `deno`. */
-const START_ARGS = (JSON.parse(Deno.readTextFileSync(`${REPO}/deno.json`)).tasks.start as string).split(/\s+/).slice(1);
+/** `deno task start`'s command, run directly, so signals reach Drover itself. */
+const START_ARGS = startTaskArgs();
 
 export interface ReplicaProcess {
   readonly pid: number;

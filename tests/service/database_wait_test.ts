@@ -12,9 +12,11 @@ import { freePort } from "../harness/free_port.ts";
 import { postgresRequirement, type PostgresServer, startPostgres } from "../harness/postgres.ts";
 import { serviceAvailable } from "../harness/requirements.ts";
 import { waitFor, within } from "../harness/wait.ts";
+import { startTaskArgs } from "../harness/start_task.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
-const START_ARGS = (JSON.parse(Deno.readTextFileSync(`${REPO}/deno.json`)).tasks.start as string).split(/\s+/).slice(1);
+/** `deno task start`'s command, run directly, so signals reach Drover itself. */
+const START_ARGS = startTaskArgs();
 
 /** Settings every start here shares: a waiting limit far longer than any "at once" below. */
 function env(databaseUrl: string, dir: string, extra: Record<string, string> = {}): Record<string, string> {

@@ -25,10 +25,11 @@ import { serviceAvailable } from "../harness/requirements.ts";
 import { openSse } from "../harness/sse.ts";
 import { waitFor, within } from "../harness/wait.ts";
 import { spawnWatched } from "../harness/watched_process.ts";
+import { startTaskArgs } from "../harness/start_task.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 /** `deno task start`'s command, run directly, so signals reach Drover itself. */
-const START_ARGS = (JSON.parse(Deno.readTextFileSync(`${REPO}/deno.json`)).tasks.start as string).split(/\s+/).slice(1);
+const START_ARGS = startTaskArgs();
 
 const RESERVATIONS = 48;
 /** One device (so one changed reservation) per this long: changes go on for about half a minute. */

@@ -12,41 +12,16 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { etcdRequirement, startEtcd } from "../harness/etcd.ts";
-import { freePort } from "../harness/free_port.ts";
 import { postgresRequirement, startPostgres } from "../harness/postgres.ts";
 import { startSimProcess } from "../harness/sim_process.ts";
 import { serviceAvailable } from "../harness/requirements.ts";
 import { waitFor } from "../harness/wait.ts";
+import { spawnReplica } from "../harness/replica_process.ts";
 
-const REPO = new URL("../../", import.meta.url).pathname;
 const FLEET = 50;
 const SESSION_INTERVAL_S = 5; // the runner's default session interval
 const JANITOR_GRACE_S = 2;
 const JANITOR_INTERVAL_S = 1;
-
-interface Replica {
-  pid: number;
-  child: Deno.ChildProcess;
-  log(): string;
-}
-
-/** `deno task start`'s command, run directly: SIGKILL must reach the replica itself, not a `deno task` around it. */
-const START_ARGS = (JSON.parse(Deno.readTextFileSync(`${REPO}/deno.json`)).tasks.start as string).split(/\s+/).slice(1);
-
-function spawnReplica(env: Record<string, string>, index: number, dir: string): Replica {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: START_ARGS,
-    cwd: REPO,
-    env: { ...env, DROVER_DATA_DIR: `${dir}/replica-${index}`, DROVER_LISTEN: `127.0.0.1:${freePort()}` },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let log = "";
-  (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) log += chunk;
-  })();
-  return { pid: child.pid, child, log: () => log };
-}
 
 if (serviceAvailable(postgresRequirement) && serviceAvailable(etcdRequirement)) {
   Deno.test({
@@ -89,7 +64,7 @@ if (serviceAvailable(postgresRequirement) && serviceAvailable(etcdRequirement)) 
         DROVER_JANITOR_INTERVAL: `${JANITOR_INTERVAL_S}s`,
         DROVER_LOG_LEVEL: "debug",
       };
-      const replicas = [0, 1, 2].map((i) => spawnReplica(env, i, dir));
+      const replicas = [0, 1, 2].map((i) => spawnReplica(env, { dataDir: `${dir}/replica-${i}` }));
       const sql = postgres(pg.url(), { onnotice: () => {}, max: 2 });
       const count = async (text: string) => Number((await sql.unsafe(text))[0].n);
       try {

@@ -44,6 +44,7 @@ import { serviceAvailable } from "../harness/requirements.ts";
 import { startSimProcess } from "../harness/sim_process.ts";
 import { waitFor, within } from "../harness/wait.ts";
 import { spawnWatched, type WatchedProcess } from "../harness/watched_process.ts";
+import { startTaskArgs } from "../harness/start_task.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const FLEET = 30;
@@ -65,11 +66,6 @@ const EXPAND = {
   sql: "ALTER TABLE machine_provided ADD COLUMN provider_note TEXT NULL;\n",
 };
 
-/** `deno task start`'s command in the checkout at `dir`, run directly so that a signal reaches Drover itself. */
-function startArgs(dir: string): string[] {
-  return (JSON.parse(Deno.readTextFileSync(`${dir}/deno.json`)).tasks.start as string).split(/\s+/).slice(1);
-}
-
 interface Replica {
   readonly name: string;
   readonly port: number;
@@ -81,7 +77,7 @@ interface Replica {
 function spawnReplica(dir: string, name: string, env: Record<string, string>, dataDir: string): Replica {
   const port = freePort();
   const process = spawnWatched<true>({
-    args: startArgs(dir),
+    args: startTaskArgs(dir),
     cwd: dir,
     env: { ...Deno.env.toObject(), ...env, DROVER_DATA_DIR: `${dataDir}/${name}`, DROVER_LISTEN: `127.0.0.1:${port}` },
     readyWhen: (stdout) => stdout.includes("Drover is running") || undefined,
@@ -410,7 +406,7 @@ Deno.test("deno task start on an embedded database a newer Drover migrated exits
     const before = await recordedMigrations(dataDir);
 
     const drover = spawnWatched<true>({
-      args: startArgs(REPO),
+      args: startTaskArgs(REPO),
       cwd: REPO,
       env: {
         ...Deno.env.toObject(),
