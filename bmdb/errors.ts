@@ -116,6 +116,18 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
+/**
+ * The database refused in a way that waiting does not heal: a wrong password,
+ * an unknown user, a database that does not exist, or no host that takes
+ * writes. The message names the hosts and what each said (never the password).
+ */
+export class DatabaseRefusedError extends Error {
+  constructor(readonly target: string, readonly problem: string, options?: ErrorOptions) {
+    super(`${target} refused: ${problem}`, options);
+    this.name = "DatabaseRefusedError";
+  }
+}
+
 /** The database schema cannot be brought to this version of Drover. */
 export class MigrationError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -180,8 +192,11 @@ export function outcomeUnknown(error: unknown): boolean {
  * a standby, before a failover's promotion).
  */
 const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "25006"]);
-/** postgres.js's and the socket's codes for a connection that is gone or never came. */
-const UNAVAILABLE_DRIVER_CODES = new Set([
+/**
+ * postgres.js's and the socket's codes for a connection that is gone or never came (not SQLSTATEs): what a lost
+ * connection rejects with. TARGET_SESSION_ATTRS_UNMET: no host of a list took writes (vendor/postgres/PATCHED.md).
+ */
+export const CONNECTION_LOSS_CODES: ReadonlySet<string> = new Set([
   "ECONNRESET",
   "ECONNREFUSED",
   "EPIPE",
@@ -203,5 +218,5 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (error instanceof DatabaseUnavailableError) return true;
   if (!(error instanceof DatabaseError)) return false;
   return error.code.startsWith("08") || UNAVAILABLE_SQLSTATES.has(error.code) ||
-    UNAVAILABLE_DRIVER_CODES.has(error.code);
+    CONNECTION_LOSS_CODES.has(error.code);
 }

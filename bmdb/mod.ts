@@ -32,6 +32,7 @@ export { type Backoff, nextBackoffSeconds, normalizeBackoff } from "./backoff.ts
 export { ChangeFeed, type ChangeFeedOptions, type ChangeFeedValues, type FeedSink } from "./change_feed.ts";
 export {
   DatabaseError,
+  DatabaseRefusedError,
   DatabaseUnavailableError,
   InvalidArgumentError,
   isDatabaseUnavailable,

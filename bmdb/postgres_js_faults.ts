@@ -16,22 +16,8 @@
  *
  * @module
  */
-import { DatabaseError } from "./errors.ts";
+import { CONNECTION_LOSS_CODES, DatabaseError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-
-/** The errors a lost connection rejects with: the socket's, and postgres.js's own. */
-const CONNECTION_LOSS_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "CONNECTION_CLOSED",
-  "CONNECTION_DESTROYED",
-  "CONNECTION_ENDED",
-  "CONNECT_TIMEOUT",
-  // No host of a list was what target_session_attrs asks for (vendor/postgres/PATCHED.md).
-  "TARGET_SESSION_ATTRS_UNMET",
-]);
 
 /** Whether `reason` is a bare connection loss: what postgres.js's dropped promises reject with. */
 export function isConnectionLoss(reason: unknown): boolean {

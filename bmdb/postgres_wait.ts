@@ -13,7 +13,7 @@
  * @module
  */
 import postgres from "postgres";
-import { DatabaseUnavailableError } from "./errors.ts";
+import { DatabaseRefusedError, DatabaseUnavailableError } from "./errors.ts";
 import { parsePostgresUrl, type PostgresUrl } from "./postgres_url.ts";
 
 /** What one host answered. */
@@ -23,18 +23,6 @@ export interface HostProbe {
   state: "writable" | "standby" | "unreachable" | "refused";
   /** Why it is not writable (the server's or the network's words). */
   problem?: string;
-}
-
-/**
- * The database refused in a way that waiting does not heal: a wrong password,
- * an unknown user, a database that does not exist, or no host that takes
- * writes. The message names the hosts and what each said (never the password).
- */
-export class DatabaseRefusedError extends Error {
-  constructor(readonly target: string, readonly problem: string, options?: ErrorOptions) {
-    super(`${target} refused: ${problem}`, options);
-    this.name = "DatabaseRefusedError";
-  }
 }
 
 /**
@@ -70,14 +58,8 @@ async function probeHost(url: PostgresUrl, index: number, timeoutSeconds: number
   }
 }
 
-/** Asks every host of `urlText` at once. */
-export function probePostgresHosts(urlText: string, timeoutSeconds = 3): Promise<HostProbe[]> {
-  const url = parsePostgresUrl(urlText);
-  return Promise.all(url.hosts.map((_, i) => probeHost(url, i, timeoutSeconds)));
-}
-
 /** One line for a round's answers, e.g. "db1:5432 unreachable (connect ECONNREFUSED …); db2:5432 read-only". */
-export function describeProbes(probes: HostProbe[]): string {
+function describeProbes(probes: HostProbe[]): string {
   return probes.map((p) => `${p.host} ${p.state === "writable" ? "writable" : p.problem}`).join("; ");
 }
 
